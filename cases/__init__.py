@@ -1,0 +1,1 @@
+"""The case record: the bottom of the house. Imports none of the other packages."""

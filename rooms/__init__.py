@@ -1,0 +1,1 @@
+"""The live session: rooms, participants, roles, media policy and the SFU that relays media."""

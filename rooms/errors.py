@@ -1,0 +1,45 @@
+"""Domain errors of the live room, each with a stable ``code`` that clients see."""
+
+from __future__ import annotations
+
+
+class RoomError(Exception):
+    """Base of the room's errors."""
+
+    code = "room_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class RoomNotFound(RoomError):
+    code = "room_not_found"
+
+
+class RoomClosed(RoomError):
+    code = "room_closed"
+
+
+class IllegalTransition(RoomError):
+    code = "illegal_transition"
+
+
+class NotJoined(RoomError):
+    code = "not_joined"
+
+
+class AlreadyJoined(RoomError):
+    code = "already_joined"
+
+
+class StaleAnswer(RoomError):
+    code = "stale_answer"
+
+
+class NoOfferPending(RoomError):
+    code = "no_offer_pending"
+
+
+class NegotiationFailed(RoomError):
+    code = "negotiation_failed"

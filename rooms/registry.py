@@ -1,0 +1,47 @@
+"""The live rooms of this process."""
+
+from __future__ import annotations
+
+from rooms.errors import RoomNotFound
+from rooms.room import Room, RoomInfo, RoomListener
+from rooms.sfu import MediaConfig
+
+
+class RoomRegistry:
+    """Creates, finds and closes the rooms this process holds."""
+
+    def __init__(self, media: MediaConfig) -> None:
+        self.media = media
+        self._rooms: dict[str, Room] = {}
+        self._listener: RoomListener | None = None
+
+    def set_listener(self, listener: RoomListener) -> None:
+        """Where rooms report their events (the signaling layer)."""
+        self._listener = listener
+
+    def create_room(self, info: RoomInfo) -> Room:
+        if self._listener is None:
+            raise RuntimeError("set_listener() must be called before rooms are created")
+        if info.room_id in self._rooms:
+            raise ValueError(f"room {info.room_id!r} exists already")
+        room = Room(info, self.media, self._listener)
+        self._rooms[info.room_id] = room
+        return room
+
+    def get_room(self, room_id: str) -> Room:
+        room = self._rooms.get(room_id)
+        if room is None:
+            raise RoomNotFound(f"no room {room_id!r} on this server")
+        return room
+
+    def has_room(self, room_id: str) -> bool:
+        return room_id in self._rooms
+
+    def rooms(self) -> list[Room]:
+        return list(self._rooms.values())
+
+    async def close_all(self) -> None:
+        for room in list(self._rooms.values()):
+            async with room.lock:
+                await room.close()
+        self._rooms.clear()

@@ -1,0 +1,508 @@
+"""The SFU of one room: one server-side peer connection per participant, media forwarded as RTP.
+
+Negotiation: the server is the only offerer. Each participant's connection has two *publish*
+transceivers (audio, video; ``recvonly`` here) and, for every other participant, two ``sendonly``
+transceivers that carry that participant's audio and video. A transceiver keeps its owner for the
+life of the connection, so a participant who reloads comes back on the same mids of the others'
+connections and nothing is renegotiated for them.
+
+Forwarding (``ForwardingMode.PACKET``): each RTP packet a publisher sends is rewritten per
+subscriber *leg* (SSRC, payload type, sequence number, timestamp, mid) and sent on that
+subscriber's transport — no jitter buffer, no decoder, no encoder. ``ForwardingMode.RELAY`` is
+aiortc's decode/re-encode ``MediaRelay``, kept only as the baseline the benchmark measures against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import (
+    MediaStreamTrack,
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.contrib.media import MediaRelay
+from aiortc.rtp import RtpPacket
+from aiortc.sdp import candidate_from_sdp
+
+from rooms import aiortc_hooks as hooks
+from rooms.errors import NegotiationFailed, NoOfferPending, StaleAnswer
+from rooms.forwarding import LegTimeline, is_keyframe_start
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("audio", "video")
+
+
+class ForwardingMode(enum.StrEnum):
+    """How published media reaches subscribers."""
+
+    PACKET = "packet"
+    """Forward RTP packets unchanged but for their header (the product)."""
+    RELAY = "relay"
+    """Decode once, re-encode per subscriber with aiortc's MediaRelay (the benchmark baseline)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaConfig:
+    """Media settings shared by every room of a server."""
+
+    ice_servers: tuple[RTCIceServer, ...] = ()
+    """STUN/TURN servers handed to aiortc; empty by default so nothing leaves the machine."""
+    video_codec: str = "video/VP8"
+    """The one video codec of every room (``video/VP8`` or ``video/H264``)."""
+    audio_codec: str = "audio/opus"
+    mode: ForwardingMode = ForwardingMode.PACKET
+    keyframe_request_interval: float = 0.5
+    """Least time between two keyframe requests sent to one publisher (seconds)."""
+    keyframe_retry_interval: float = 1.0
+    """While a leg waits for a keyframe, ask again this often (a request can be lost)."""
+    max_send_buffer: int = 256 * 1024
+    """Bytes queued towards one subscriber beyond which its video drops to the next keyframe."""
+
+
+class _IdleTrack(MediaStreamTrack):
+    """A track that never yields: keeps a sender's own RTP loop parked while we forward for it."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self._never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def recv(self) -> Any:
+        await self._never
+        raise AssertionError("unreachable")
+
+    def stop(self) -> None:
+        if not self._never.done():
+            self._never.cancel()
+        super().stop()
+
+
+def _codec_preferences(kind: str, mime: str) -> list[Any]:
+    caps = RTCRtpSender.getCapabilities(kind).codecs
+    chosen = [c for c in caps if c.mimeType.lower() == mime.lower()]
+    if not chosen:
+        raise ValueError(f"aiortc does not offer {mime}")
+    return chosen
+
+
+@dataclass(eq=False)
+class Leg:
+    """One publisher's stream (audio or video) towards one subscriber."""
+
+    subscriber: Peer
+    publisher_id: str
+    publisher_role: str
+    kind: str
+    transceiver: RTCRtpTransceiver
+    timeline: LegTimeline
+    waiting_keyframe: bool = True
+    """Video is held back until a keyframe starts (at join, after a switch or a drop)."""
+    ready: bool = False
+    """Set once the subscriber's answer is applied and the sender knows its parameters."""
+    payload_type: int = 0
+    mid: str | None = None
+    ssrc: int = 0
+    ext_map: Any = None
+    send: Callable[[bytes], Awaitable[None]] | None = None
+    forwarded_packets: int = 0
+    dropped_packets: int = 0
+
+    @property
+    def sender(self) -> RTCRtpSender:
+        return self.transceiver.sender
+
+    def prepare(self) -> None:
+        """Read the negotiated parameters once the sender has started."""
+        codecs = hooks.negotiated_codecs(self.transceiver)
+        if not codecs:
+            return
+        self.payload_type = codecs[0].payloadType
+        self.mid = self.transceiver.mid
+        self.ssrc = hooks.sender_ssrc(self.sender)
+        self.ext_map = hooks.sender_extensions_map(self.sender)
+        self.send = hooks.rtp_sender_function(self.sender)
+        self.ready = True
+        logger.debug(
+            "Leg(%s→%s %s) mid %s ssrc %s pt %s",
+            self.publisher_id,
+            self.subscriber.participant_id,
+            self.kind,
+            self.mid,
+            self.ssrc,
+            self.payload_type,
+        )
+
+
+@dataclass(eq=False)
+class Source:
+    """The stream one publisher sends on one publish transceiver."""
+
+    sfu: Sfu
+    publisher_id: str
+    kind: str
+    transceiver: RTCRtpTransceiver
+    legs: list[Leg]
+    """Every subscriber leg of this publisher and kind (shared across the publisher's reconnects)."""
+    ssrc: int | None = None
+    codec_mime: str = ""
+    clock_rate: int = 90000
+    last_keyframe_request: float = 0.0
+    received_packets: int = 0
+
+    async def on_rtp(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        """Forward one packet from the publisher to every leg (the hot path)."""
+        receiver = self.transceiver.receiver
+        if packet.ssrc != self.ssrc:
+            codec = hooks.receiver_codecs(receiver).get(packet.payload_type)
+            if codec is None:
+                return
+            self.ssrc = packet.ssrc
+            self.codec_mime = codec.mimeType
+            self.clock_rate = codec.clockRate
+        self.received_packets += 1
+        await hooks.receive_bookkeeping(receiver, packet, arrival_time_ms, self.clock_rate)
+        keyframe = self.kind == "video" and is_keyframe_start(self.codec_mime, packet.payload)
+        want_keyframe = False
+        for leg in self.legs:
+            if leg.ready and not await self.sfu.forward(leg, packet, keyframe):
+                want_keyframe = True
+        if want_keyframe:
+            self.request_keyframe()
+
+    def request_keyframe(self) -> None:
+        """Ask the publisher for a keyframe, at most once per configured interval."""
+        if self.kind != "video" or self.ssrc is None:
+            return
+        now = time.monotonic()
+        if now - self.last_keyframe_request < self.sfu.config.keyframe_request_interval:
+            return
+        self.last_keyframe_request = now
+        self.sfu.spawn(hooks.request_keyframe(self.transceiver.receiver, self.ssrc))
+
+
+OfferSink = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(eq=False)
+class Peer:
+    """The server side of one participant's peer connection."""
+
+    participant_id: str
+    pc: RTCPeerConnection
+    publish: dict[str, RTCRtpTransceiver] = field(default_factory=dict)
+    outgoing: dict[tuple[str, str], Leg] = field(default_factory=dict)
+    revision: int = 0
+    awaiting_answer: bool = False
+    dirty: bool = False
+    closed: bool = False
+
+
+class Sfu:
+    """Peer connections and forwarding of one room."""
+
+    def __init__(self, room_id: str, config: MediaConfig, send_offer: OfferSink) -> None:
+        self.room_id = room_id
+        self.config = config
+        self._send_offer = send_offer
+        self.peers: dict[str, Peer] = {}
+        self.sources: dict[tuple[str, str], Source] = {}
+        self._legs: dict[tuple[str, str], list[Leg]] = {}
+        self._roles: dict[str, str] = {}
+        self._relay = MediaRelay() if config.mode is ForwardingMode.RELAY else None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._ticker: asyncio.Task[None] | None = None
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        """Run a side task, keeping a reference so it is neither collected nor forgotten."""
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("Sfu(%s) side task failed: %r", self.room_id, task.exception())
+
+    async def close(self) -> None:
+        """Close every peer connection of the room."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+        for participant_id in list(self.peers):
+            await self.disconnect(participant_id)
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def _tick(self) -> None:
+        """Repeat keyframe requests for legs still waiting (a PLI can be lost, or sent too early)."""
+        while True:
+            await asyncio.sleep(self.config.keyframe_retry_interval)
+            for source in self.sources.values():
+                if any(leg.ready and leg.waiting_keyframe for leg in source.legs):
+                    source.request_keyframe()
+
+    # -- participants ----------------------------------------------------------------------
+
+    async def connect(self, participant_id: str, role: str) -> None:
+        """Give a participant a fresh peer connection (replacing an older one) and offer it."""
+        if self._ticker is None and self.config.mode is ForwardingMode.PACKET:
+            self._ticker = asyncio.ensure_future(self._tick())
+        if participant_id in self.peers:
+            await self.disconnect(participant_id)
+        self._roles[participant_id] = role
+        pc = RTCPeerConnection(
+            RTCConfiguration(
+                iceServers=list(self.config.ice_servers), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE
+            )
+        )
+        peer = Peer(participant_id=participant_id, pc=pc)
+        self.peers[participant_id] = peer
+
+        @pc.on("connectionstatechange")
+        async def _on_state() -> None:
+            logger.info(
+                "Sfu(%s) peer %s connection %s", self.room_id, participant_id, pc.connectionState
+            )
+
+        for kind in KINDS:
+            transceiver = pc.addTransceiver(kind, direction="recvonly")
+            transceiver.setCodecPreferences(_codec_preferences(kind, self._mime(kind)))
+            peer.publish[kind] = transceiver
+            legs = self._legs.setdefault((participant_id, kind), [])
+            source = Source(self, participant_id, kind, transceiver, legs)
+            self.sources[(participant_id, kind)] = source
+            if self._relay is None:
+                hooks.install_receive_hook(transceiver.receiver, source.on_rtp)
+            else:
+                for leg in legs:
+                    self._relay_attach(leg)
+            # A new stream from this publisher: every leg holds its video for a keyframe.
+            for leg in legs:
+                leg.waiting_keyframe = kind == "video"
+
+        for other in self.peers.values():
+            if other is peer or other.closed:
+                continue
+            self._subscribe(peer, other.participant_id)
+            if (participant_id, "audio") not in other.outgoing:
+                self._subscribe(other, participant_id)
+                await self.negotiate(other)
+        await self.negotiate(peer)
+
+    async def disconnect(self, participant_id: str) -> None:
+        """Close a participant's peer connection; the others' legs from them stay, idle."""
+        peer = self.peers.pop(participant_id, None)
+        if peer is None:
+            return
+        peer.closed = True
+        for kind in KINDS:
+            source = self.sources.get((participant_id, kind))
+            if source is not None and source.transceiver is peer.publish.get(kind):
+                del self.sources[(participant_id, kind)]
+        for (publisher_id, kind), leg in peer.outgoing.items():
+            legs = self._legs.get((publisher_id, kind))
+            if legs is not None and leg in legs:
+                legs.remove(leg)
+        await peer.pc.close()
+
+    def forget(self, participant_id: str) -> None:
+        """Drop what the room kept for a participant who left for good."""
+        for kind in KINDS:
+            self._legs.pop((participant_id, kind), None)
+
+    def _mime(self, kind: str) -> str:
+        return self.config.video_codec if kind == "video" else self.config.audio_codec
+
+    def _subscribe(self, subscriber: Peer, publisher_id: str) -> None:
+        """Add the two sendonly transceivers that carry ``publisher_id`` to ``subscriber``."""
+        for kind in KINDS:
+            track = _IdleTrack(kind)
+            transceiver = subscriber.pc.addTransceiver(track, direction="sendonly")
+            transceiver.setCodecPreferences(_codec_preferences(kind, self._mime(kind)))
+            # The browser's stream id then names the publisher (aiortc picks a random one).
+            hooks.set_stream_id(transceiver.sender, publisher_id)
+            leg = Leg(
+                subscriber=subscriber,
+                publisher_id=publisher_id,
+                publisher_role=self._roles.get(publisher_id, ""),
+                kind=kind,
+                transceiver=transceiver,
+                timeline=LegTimeline(clock_rate=90000 if kind == "video" else 48000),
+                waiting_keyframe=kind == "video",
+            )
+            subscriber.outgoing[(publisher_id, kind)] = leg
+            self._legs.setdefault((publisher_id, kind), []).append(leg)
+            if self._relay is None:
+                hooks.install_keyframe_hook(transceiver.sender, self._keyframe_hook(leg))
+            else:
+                self._relay_attach(leg)
+
+    def _keyframe_hook(self, leg: Leg) -> Callable[[], None]:
+        def _on_keyframe_request() -> None:
+            source = self.sources.get((leg.publisher_id, leg.kind))
+            if source is not None:
+                source.request_keyframe()
+
+        return _on_keyframe_request
+
+    def _relay_attach(self, leg: Leg) -> None:
+        assert self._relay is not None
+        source = self.sources.get((leg.publisher_id, leg.kind))
+        if source is not None:
+            track = source.transceiver.receiver.track
+            leg.sender.replaceTrack(self._relay.subscribe(track, buffered=False))
+
+    # -- forwarding (the hot path) ---------------------------------------------------------
+
+    async def forward(self, leg: Leg, packet: RtpPacket, keyframe: bool) -> bool:
+        """Send ``packet`` on ``leg``; return False when the leg needs a keyframe to go on."""
+        timeline = leg.timeline
+        if leg.kind == "video":
+            if packet.ssrc != timeline.source_ssrc:
+                leg.waiting_keyframe = True
+            if leg.waiting_keyframe:
+                if not keyframe:
+                    leg.dropped_packets += 1
+                    return False
+                timeline.rebase(packet.ssrc, packet.sequence_number, packet.timestamp)
+                leg.waiting_keyframe = False
+
+            elif hooks.pending_send_bytes(leg.sender.transport) > self.config.max_send_buffer:
+                # The subscriber can't keep up: drop to the next keyframe, never queue more.
+                leg.waiting_keyframe = True
+                leg.dropped_packets += 1
+                return False
+        elif packet.ssrc != timeline.source_ssrc:
+            timeline.rebase(packet.ssrc, packet.sequence_number, packet.timestamp)
+        seq, ts = timeline.map(packet.sequence_number, packet.timestamp)
+        out = RtpPacket(
+            payload_type=leg.payload_type,
+            marker=packet.marker,
+            sequence_number=seq,
+            timestamp=ts,
+            ssrc=leg.ssrc,
+            payload=packet.payload,
+        )
+        out.extensions.mid = leg.mid
+        out.extensions.abs_send_time = packet.extensions.abs_send_time
+        out.extensions.audio_level = packet.extensions.audio_level
+        hooks.record_sent(leg.sender, out)
+        assert leg.send is not None
+        try:
+            await leg.send(out.serialize(leg.ext_map))
+        except ConnectionError:
+            leg.dropped_packets += 1
+            return True
+        leg.forwarded_packets += 1
+        return True
+
+    # -- negotiation -----------------------------------------------------------------------
+
+    async def negotiate(self, peer: Peer) -> None:
+        """Send ``peer`` a new offer, or mark it for one once the pending offer is answered."""
+        if peer.closed:
+            return
+        if peer.awaiting_answer:
+            peer.dirty = True
+            return
+        peer.dirty = False
+        offer = await peer.pc.createOffer()
+        await peer.pc.setLocalDescription(offer)
+        peer.revision += 1
+        peer.awaiting_answer = True
+        local = peer.pc.localDescription
+        tracks = {
+            leg.transceiver.mid: {
+                "participant_id": leg.publisher_id,
+                "role": leg.publisher_role,
+                "kind": leg.kind,
+            }
+            for leg in peer.outgoing.values()
+            if leg.transceiver.mid is not None
+        }
+        await self._send_offer(
+            peer.participant_id,
+            {
+                "type": local.type,
+                "sdp": local.sdp,
+                "revision": peer.revision,
+                "publish": {kind: t.mid for kind, t in peer.publish.items()},
+                "tracks": tracks,
+            },
+        )
+
+    async def apply_answer(self, participant_id: str, sdp: str, revision: int) -> None:
+        """Apply a participant's answer to the server's pending offer."""
+        peer = self.peers.get(participant_id)
+        if peer is None or not peer.awaiting_answer:
+            raise NoOfferPending("no offer is waiting for an answer")
+        if revision != peer.revision:
+            raise StaleAnswer(f"answer to offer {revision}, but offer {peer.revision} is pending")
+        try:
+            await peer.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        except Exception as exc:
+            # aiortc raises ValueError/InvalidStateError/… on an unusable SDP; the offer stays
+            # pending so a corrected answer can still be sent.
+            raise NegotiationFailed(f"the answer could not be applied: {exc}") from exc
+        peer.awaiting_answer = False
+        for leg in peer.outgoing.values():
+            if not leg.ready:
+                leg.prepare()
+                source = self.sources.get((leg.publisher_id, leg.kind))
+                if source is not None:
+                    source.request_keyframe()
+        if peer.dirty:
+            await self.negotiate(peer)
+
+    async def add_candidate(
+        self, participant_id: str, candidate: str | None, sdp_mid: str | None, index: int | None
+    ) -> None:
+        """Add one trickled remote ICE candidate (``None`` ends the candidates)."""
+        peer = self.peers.get(participant_id)
+        if peer is None:
+            raise NoOfferPending("no peer connection to add a candidate to")
+        if not candidate:
+            return
+        text = candidate.removeprefix("candidate:")
+        try:
+            parsed = candidate_from_sdp(text)
+        except (AssertionError, ValueError, IndexError) as exc:
+            raise NegotiationFailed(f"unreadable ICE candidate: {exc}") from exc
+        parsed.sdpMid = sdp_mid
+        parsed.sdpMLineIndex = index
+        if parsed.ip.endswith(".local"):
+            # mDNS names can't be resolved by aioice; the pair forms peer-reflexively instead.
+            return
+        try:
+            await peer.pc.addIceCandidate(parsed)
+        except Exception as exc:
+            raise NegotiationFailed(f"the ICE candidate could not be added: {exc}") from exc
+
+    # -- figures ---------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for tests and the benchmark."""
+        legs = [leg for legs in self._legs.values() for leg in legs]
+        return {
+            "peers": len(self.peers),
+            "legs": len(legs),
+            "forwarded_packets": sum(leg.forwarded_packets for leg in legs),
+            "dropped_packets": sum(leg.dropped_packets for leg in legs),
+            "received_packets": sum(s.received_packets for s in self.sources.values()),
+        }
+

@@ -1,0 +1,1 @@
+"""HTTP side of the product: app factory, configuration, CLI, pages and the REST API."""

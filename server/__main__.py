@@ -1,0 +1,129 @@
+"""The ``mediation-room`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from server.app import create_app
+from server.config import ENV_PREFIX, Settings, load_secret, parse_ice_servers
+from server.demo import seed_demo
+from server.keys import ROOMS
+
+ROLE_LABELS = {"mediator": "调解员 mediator", "consumer": "消费者 consumer", "business": "商家 business"}
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mediation-room", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the service")
+    serve.add_argument("--host", default=_env("HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(_env("PORT", "8080") or 8080))
+    serve.add_argument(
+        "--data-dir", type=Path, default=Path(_env("DATA_DIR", "data") or "data"),
+        help="where the signing key (and later the database and recordings) live",
+    )
+    serve.add_argument(
+        "--public-url", default=_env("PUBLIC_URL", ""),
+        help="base URL of printed links when behind a proxy (default http://HOST:PORT)",
+    )
+    serve.add_argument(
+        "--ice-servers", default=_env("ICE_SERVERS"),
+        help="STUN/TURN servers: JSON list of RTCIceServer objects or comma-separated URLs "
+        "(default: none, nothing leaves the machine)",
+    )
+    serve.add_argument(
+        "--ice-host", action="append", dest="ice_hosts",
+        help="address the SFU offers ICE host candidates on (repeatable; default: all "
+        "interfaces but loopback)",
+    )
+    serve.add_argument("--video-codec", choices=["vp8", "h264"], default=_env("VIDEO_CODEC", "vp8"))
+    serve.add_argument(
+        "--forwarding", choices=["packet", "relay"], default=_env("FORWARDING", "packet"),
+        help="packet: forward RTP (the product); relay: decode/re-encode (benchmark baseline)",
+    )
+    serve.add_argument("--demo", action="store_true", help="create a demo case, print 3 links")
+    serve.add_argument("--links-file", type=Path, help="with --demo: also write the links as JSON")
+    serve.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"))
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    env_hosts = _env("ICE_HOSTS")
+    hosts = args.ice_hosts or (env_hosts.split(",") if env_hosts else None)
+    return Settings(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        secret=load_secret(args.data_dir),
+        public_url=args.public_url or "",
+        ice_servers=parse_ice_servers(args.ice_servers),
+        ice_hosts=tuple(hosts) if hosts else None,
+        video_codec={"vp8": "video/VP8", "h264": "video/H264"}[args.video_codec],
+        forwarding=args.forwarding,
+        demo=args.demo,
+        links_file=args.links_file,
+    )
+
+
+async def serve(settings: Settings) -> None:
+    app = create_app(settings)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    links = seed_demo(settings, app[ROOMS]) if settings.demo else {}
+    site = web.TCPSite(runner, settings.host, settings.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise SystemExit(
+            f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}; "
+            "choose another --port"
+        ) from exc
+    print(f"mediation-room serving on {settings.base_url}", flush=True)
+    if links:
+        print("Demo case: open each link in its own browser tab or device:", flush=True)
+        for role, url in links.items():
+            print(f"  {ROLE_LABELS[role]}: {url}", flush=True)
+        if settings.links_file is not None:
+            tmp = settings.links_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(links, ensure_ascii=False))
+            tmp.replace(settings.links_file)
+    else:
+        print("No case is open yet (case creation comes with the case record).", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("mediation-room stopping", flush=True)
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.command == "serve":
+        try:
+            settings = settings_from_args(args)
+        except ValueError as exc:
+            sys.exit(f"mediation-room: {exc}")
+        asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Settings, read once from the command line and the environment, then frozen."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "MEDIATION_ROOM_"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the server is configured with."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("data")
+    """Where the server keeps its files (the signing secret now; the database and recordings)."""
+    secret: bytes = b""
+    """Key that signs invitation links; from the environment or ``<data_dir>/secret.key``."""
+    public_url: str = ""
+    """Base of the links the server prints, e.g. ``https://mediation.example.org``; defaults to
+    ``http://<host>:<port>``."""
+    ice_servers: tuple[dict[str, Any], ...] = ()
+    """STUN/TURN servers for browsers and the SFU, as ``RTCIceServer`` dicts. None by default:
+    the product contacts nothing beyond the machine unless configured to."""
+    ice_hosts: tuple[str, ...] | None = None
+    """Addresses the SFU gathers host candidates on; ``None`` means every interface."""
+    video_codec: str = "video/VP8"
+    forwarding: str = "packet"
+    token_ttl: int = 7 * 24 * 3600
+    """How long a printed join link stays valid (seconds)."""
+    demo: bool = False
+    links_file: Path | None = None
+    """Where ``--demo`` also writes its three links as JSON (for scripts and tests)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+
+def load_secret(data_dir: Path, env: dict[str, str] | None = None) -> bytes:
+    """The invitation signing key: ``MEDIATION_ROOM_SECRET`` if set, else the key file in
+    ``data_dir`` — created with 32 random bytes, readable by the owner only, on first run."""
+    env = os.environ if env is None else env
+    from_env = env.get(ENV_PREFIX + "SECRET")
+    if from_env:
+        if len(from_env) < 16:
+            raise ValueError(f"{ENV_PREFIX}SECRET is too short: use at least 16 characters")
+        return from_env.encode("utf-8")
+    path = data_dir / "secret.key"
+    if path.exists():
+        key = path.read_bytes().strip()
+        if len(key) < 32:
+            raise ValueError(f"{path} holds a key that is too short; delete it to make a new one")
+        return key
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32).encode("ascii")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key + b"\n")
+    return key
+
+
+def parse_ice_servers(text: str | None) -> tuple[dict[str, Any], ...]:
+    """``MEDIATION_ROOM_ICE_SERVERS`` / ``--ice-servers``: a JSON list of RTCIceServer dicts, or
+    a comma-separated list of ``stun:``/``turn:`` URLs."""
+    if not text:
+        return ()
+    text = text.strip()
+    if text.startswith("["):
+        servers = json.loads(text)
+        if not isinstance(servers, list) or not all(
+            isinstance(s, dict) and "urls" in s for s in servers
+        ):
+            raise ValueError("ICE servers must be a JSON list of objects with 'urls'")
+        return tuple(servers)
+    return tuple({"urls": [url.strip()]} for url in text.split(",") if url.strip())

@@ -1,0 +1,70 @@
+"""HTTP handlers: pages, the invitation check, health."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from cases.errors import InvitationError
+from cases.invitations import verify_token
+from rooms.errors import RoomError
+from server.keys import ROOMS, SETTINGS
+from signaling.gateway import error_body
+
+ROOT = Path(__file__).resolve().parent.parent
+STATIC_DIR = ROOT / "static"
+SOCKET_IO_CLIENT = ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def json_error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response(error_body(code, message), status=status, headers=NO_STORE)
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC_DIR / "index.html", headers=NO_STORE)
+
+
+async def room_page(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC_DIR / "room.html", headers=NO_STORE)
+
+
+async def socket_io_client(request: web.Request) -> web.StreamResponse:
+    if not SOCKET_IO_CLIENT.exists():
+        return json_error(
+            500,
+            "setup_incomplete",
+            "the Socket.IO browser client is not installed: run `./manage setup` (npm ci)",
+        )
+    return web.FileResponse(SOCKET_IO_CLIENT)
+
+
+async def inspect_invitation(request: web.Request) -> web.Response:
+    """Who a join link is for, or why it is refused — before the page asks for the camera."""
+    settings = request.app[SETTINGS]
+    try:
+        invitation = verify_token(
+            settings.secret, request.query.get("t"), request.query.get("room") or None
+        )
+        room = request.app[ROOMS].get_room(invitation.room_id)
+    except InvitationError as exc:
+        return json_error(403 if exc.code != "token_missing" else 400, exc.code, exc.message)
+    except RoomError as exc:
+        return json_error(404, exc.code, exc.message)
+    return web.json_response(
+        {
+            "room_id": invitation.room_id,
+            "role": invitation.role,
+            "name": invitation.name,
+            "expires_at": invitation.expires_at,
+            "case_number": room.info.case_number,
+            "title": room.info.title,
+        },
+        headers=NO_STORE,
+    )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True, "rooms": len(request.app[ROOMS].rooms())})

@@ -1,0 +1,1 @@
+"""Socket.IO signaling: connect-time auth, payload schemas, one handler per command."""

@@ -1,0 +1,263 @@
+"""The Socket.IO server: connect-time auth, one dispatch point, one handler per command.
+
+Every command goes through :meth:`Gateway._dispatch`, which validates the payload against its
+schema, runs the handler under the room's lock (so an ICE candidate can't overtake the answer it
+follows), and turns any failure into an ``error`` event to the sender only — the room goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import socketio
+from aiohttp import web
+from pydantic import ValidationError
+
+from cases.errors import CaseError, InvitationError
+from cases.invitations import Invitation, verify_token
+from rooms.errors import AlreadyJoined, NotJoined, RoomError
+from rooms.model import Participant, Role
+from rooms.registry import RoomRegistry
+from rooms.room import Room
+from signaling import schemas
+
+logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=schemas.Message)
+Handler = Callable[["Connection", Any], Awaitable[dict[str, Any] | None]]
+
+
+class ProtocolError(Exception):
+    """A command that makes no sense on the wire (unknown, not an object)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(slots=True)
+class Connection:
+    """One authenticated Socket.IO connection."""
+
+    sid: str
+    invitation: Invitation
+    joined: bool = False
+
+
+def error_body(code: str, message: str, event: str | None = None) -> dict[str, Any]:
+    """The one error shape of the product (HTTP and Socket.IO)."""
+    return schemas.ErrorBody(code=code, message=message, event=event).model_dump()
+
+
+def describe_validation_error(event: str, exc: ValidationError) -> str:
+    """``answer.sdp: Field required; …`` — names the field, for the developer reading it."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{event}.{where}: {err['msg']}" if where else f"{event}: {err['msg']}")
+    return "; ".join(parts)
+
+
+class Gateway:
+    """Signaling for every room of this process; implements :class:`rooms.room.RoomListener`."""
+
+    def __init__(
+        self, registry: RoomRegistry, secret: bytes, ice_servers: list[dict[str, Any]]
+    ) -> None:
+        self.registry = registry
+        self._secret = secret
+        self._ice_servers = ice_servers
+        self._connections: dict[str, Connection] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.sio = socketio.AsyncServer(async_mode="aiohttp", logger=False, engineio_logger=False)
+        self.sio.on("connect", self._on_connect)
+        self.sio.on("disconnect", self._on_disconnect)
+        self.sio.on("*", self._on_unknown)
+        handlers: dict[str, Handler] = {
+            "join": self._join,
+            "answer": self._answer,
+            "ice_candidate": self._ice_candidate,
+            "set_media_state": self._set_media_state,
+            "leave": self._leave,
+        }
+        assert set(handlers) == set(schemas.COMMANDS), "every command needs a handler"
+        for event, handler in handlers.items():
+            self.sio.on(event, self._bind(event, handler))
+        registry.set_listener(self)
+
+    def attach(self, app: web.Application) -> None:
+        self.sio.attach(app)
+
+    def _bind(self, event: str, handler: Handler) -> Callable[..., Awaitable[dict[str, Any]]]:
+        async def _on_event(sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:
+            return await self._dispatch(event, handler, sid, data, extra)
+
+        return _on_event
+
+    # -- connect / disconnect --------------------------------------------------------------
+
+    async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        auth = auth if isinstance(auth, dict) else {}
+        token, room_id = auth.get("token"), auth.get("room_id")
+        try:
+            invitation = verify_token(
+                self._secret,
+                token if isinstance(token, str) else None,
+                room_id if isinstance(room_id, str) else None,
+            )
+            self.registry.get_room(invitation.room_id)
+        except (InvitationError, RoomError) as exc:
+            logger.info("connection %s refused: %s", sid, exc.code)
+            raise socketio.exceptions.ConnectionRefusedError(
+                error_body(exc.code, exc.message)
+            ) from None
+        self._connections[sid] = Connection(sid=sid, invitation=invitation)
+
+    async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+        conn = self._connections.pop(sid, None)
+        if conn is None or not conn.joined:
+            return
+        conn.joined = False
+        if not self.registry.has_room(conn.invitation.room_id):
+            return
+        room = self.registry.get_room(conn.invitation.room_id)
+        async with room.lock:
+            await room.leave(conn.invitation.participant_id, sid, "disconnected")
+
+    async def _on_unknown(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
+        body = error_body("unknown_event", f"there is no command {event!r}", event)
+        await self.sio.emit("error", body, to=sid)
+        return {"ok": False, "error": body}
+
+    # -- the one dispatch point ------------------------------------------------------------
+
+    async def _dispatch(
+        self, event: str, handler: Handler, sid: str, data: Any, extra: tuple[Any, ...]
+    ) -> dict[str, Any]:
+        try:
+            conn = self._connections.get(sid)
+            if conn is None:
+                raise NotJoined("this connection was closed; reconnect")
+            if extra:
+                raise ProtocolError("invalid_payload", f"{event} takes one JSON object")
+            payload = {} if data is None else data
+            if not isinstance(payload, dict):
+                raise ProtocolError("invalid_payload", f"{event}: the payload must be an object")
+            message = schemas.COMMANDS[event].model_validate(payload)
+            result = await handler(conn, message)
+            return {"ok": True, **(result or {})}
+        except ValidationError as exc:
+            body = error_body("invalid_payload", describe_validation_error(event, exc), event)
+        except (RoomError, CaseError, ProtocolError) as exc:
+            body = error_body(exc.code, exc.message, event)
+        except Exception:
+            logger.exception("command %s from %s failed", event, sid)
+            body = error_body("internal", "the server failed on this command; it was logged", event)
+        await self.sio.emit("error", body, to=sid)
+        return {"ok": False, "error": body}
+
+    def _room_of(self, conn: Connection) -> Room:
+        return self.registry.get_room(conn.invitation.room_id)
+
+    def _member(self, conn: Connection, room: Room) -> Participant:
+        if not conn.joined:
+            raise NotJoined("send join first")
+        return room.member(conn.invitation.participant_id, conn.sid)
+
+    # -- command handlers ------------------------------------------------------------------
+
+    async def _join(self, conn: Connection, msg: schemas.Join) -> dict[str, Any]:
+        if conn.joined:
+            raise AlreadyJoined("this connection has joined already")
+        room = self._room_of(conn)
+        inv = conn.invitation
+        async with room.lock:
+            conn.joined = True
+            try:
+                await room.join(
+                    inv.participant_id,
+                    Role(inv.role),
+                    msg.name or inv.name,
+                    conn.sid,
+                    audio=msg.audio,
+                    video=msg.video,
+                )
+            except BaseException:
+                conn.joined = False
+                raise
+        return {}
+
+    async def _answer(self, conn: Connection, msg: schemas.Answer) -> None:
+        room = self._room_of(conn)
+        async with room.lock:
+            participant = self._member(conn, room)
+            await room.sfu.apply_answer(participant.id, msg.sdp, msg.revision)
+
+    async def _ice_candidate(self, conn: Connection, msg: schemas.IceCandidate) -> None:
+        room = self._room_of(conn)
+        async with room.lock:
+            participant = self._member(conn, room)
+            await room.sfu.add_candidate(
+                participant.id, msg.candidate, msg.sdpMid, msg.sdpMLineIndex
+            )
+
+    async def _set_media_state(self, conn: Connection, msg: schemas.SetMediaState) -> None:
+        room = self._room_of(conn)
+        async with room.lock:
+            participant = self._member(conn, room)
+            await room.set_media_state(participant, audio=msg.audio, video=msg.video)
+
+    async def _leave(self, conn: Connection, msg: schemas.Leave) -> None:
+        room = self._room_of(conn)
+        async with room.lock:
+            participant = self._member(conn, room)
+            conn.joined = False
+            await room.leave(participant.id, conn.sid, "left")
+
+    # -- RoomListener: room facts → emits --------------------------------------------------
+
+    async def _emit(self, event: str, payload: dict[str, Any], sid: str | None) -> None:
+        if sid is not None:
+            await self.sio.emit(event, payload, to=sid)
+
+    async def _emit_others(self, room: Room, subject: Participant, event: str, payload: Any) -> None:
+        for other in room.present():
+            if other.id != subject.id:
+                await self._emit(event, payload, other.connection_id)
+
+    async def participant_joined(self, room: Room, participant: Participant) -> None:
+        joined = {
+            "self": participant.public(),
+            "room": room.public(),
+            "participants": [p.public() for p in room.present() if p.id != participant.id],
+            "ice_servers": self._ice_servers,
+        }
+        await self._emit("joined", joined, participant.connection_id)
+        await self._emit_others(room, participant, "participant_joined", participant.public())
+
+    async def participant_left(self, room: Room, participant: Participant, reason: str) -> None:
+        payload = {"id": participant.id, "reason": reason}
+        await self._emit_others(room, participant, "participant_left", payload)
+
+    async def media_state_changed(self, room: Room, participant: Participant) -> None:
+        payload = {"id": participant.id, "audio": participant.audio, "video": participant.video}
+        await self._emit_others(room, participant, "media_state_changed", payload)
+
+    async def offer(self, room: Room, participant: Participant, offer: dict[str, Any]) -> None:
+        await self._emit("offer", offer, participant.connection_id)
+
+    async def replaced(self, room: Room, participant: Participant, old_connection: str) -> None:
+        old = self._connections.get(old_connection)
+        if old is not None:
+            old.joined = False
+        message = "this participant joined from another tab or device; this one was closed"
+        await self._emit("replaced", {"message": message}, old_connection)
+        # Disconnecting runs our disconnect handler inline; not under the room lock we hold.
+        task = asyncio.ensure_future(self.sio.disconnect(old_connection))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

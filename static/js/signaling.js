@@ -1,0 +1,137 @@
+// The Socket.IO wrapper: one typed helper per command (docs/protocol.md), one place for errors.
+//
+// Needs the socket.io-client global `io` (loaded by a classic <script> before the modules).
+
+const ACK_TIMEOUT_MS = 10_000;
+
+/** Connect-time refusal codes: the connection is refused for good, retrying won't help. */
+export const REFUSAL_CODES = new Set([
+  "token_missing",
+  "token_malformed",
+  "token_invalid",
+  "token_expired",
+  "token_foreign",
+  "room_not_found",
+]);
+
+/** A command the server refused; `body` is the protocol's error body. */
+export class CommandError extends Error {
+  constructor(body) {
+    super(`${body.event ?? "command"}: ${body.code}: ${body.message}`);
+    this.body = body;
+    this.code = body.code;
+  }
+}
+
+/** Facts the server sends; each is passed to `handlers[name](payload)`. */
+const FACTS = [
+  "joined",
+  "offer",
+  "participant_joined",
+  "participant_left",
+  "media_state_changed",
+  "replaced",
+];
+
+/**
+ * Open (lazily) a Socket.IO connection for one room.
+ *
+ * `handlers` receives the server's facts by name, plus the connection's own life:
+ * `connecting()`, `connected()`, `reconnecting(reason)`, `closed(reason)`, and `error(body)`
+ * -- the single place that sees every error: `error` events, and connect-time refusals
+ * (with `body.refused = true`).
+ */
+export function createSignaling({ token, roomId, handlers }) {
+  const socket = io({
+    auth: { token, room_id: roomId },
+    transports: ["websocket", "polling"],
+    autoConnect: false,
+    reconnection: true,
+    reconnectionDelay: 500,
+    reconnectionDelayMax: 5000,
+  });
+
+  for (const name of FACTS) {
+    socket.on(name, (payload) => handlers[name]?.(payload ?? {}));
+  }
+  socket.on("error", (body) => handlers.error(body ?? { code: "internal", message: "" }));
+
+  socket.on("connect", () => handlers.connected());
+  socket.on("connect_error", (err) => {
+    const body = err?.data;
+    if (body && typeof body.code === "string") {
+      // Refused by the server's connect handler: Socket.IO does not retry these by itself.
+      handlers.error({ ...body, refused: REFUSAL_CODES.has(body.code) || !socket.active });
+      return;
+    }
+    if (!socket.active) {
+      // Refused without the protocol's error body (docs/protocol.md: `data` carries it).
+      handlers.error({ code: "connect_refused", message: err?.message ?? "", refused: true });
+      return;
+    }
+    // A transport failure (server down, network lost): Socket.IO keeps retrying.
+    handlers.reconnecting(err?.message ?? "connect_error");
+  });
+  socket.on("disconnect", (reason) => {
+    // "io server disconnect" (kicked, e.g. replaced) and "io client disconnect" (we left)
+    // are final; anything else is retried by Socket.IO.
+    if (socket.active) handlers.reconnecting(reason);
+    else handlers.closed(reason);
+  });
+
+  function command(name, payload) {
+    return new Promise((resolve, reject) => {
+      socket.timeout(ACK_TIMEOUT_MS).emit(name, payload, (timeoutErr, ack) => {
+        if (timeoutErr) {
+          reject(new CommandError({ code: "ack_timeout", message: "no reply", event: name }));
+        } else if (ack && ack.ok === false) {
+          // The server emits an `error` event too; handlers.error reports it to the user.
+          reject(new CommandError(ack.error ?? { code: "internal", message: "", event: name }));
+        } else {
+          resolve(ack ?? {});
+        }
+      });
+    });
+  }
+
+  return {
+    connect() {
+      handlers.connecting();
+      socket.connect();
+    },
+    disconnect() {
+      socket.disconnect();
+    },
+    get connected() {
+      return socket.connected;
+    },
+
+    /** `{name?, audio, video}` → ack; the server follows with `joined` and an `offer`. */
+    join({ name, audio, video }) {
+      const payload = { audio: Boolean(audio), video: Boolean(video) };
+      if (name) payload.name = name;
+      return command("join", payload);
+    },
+    /** Answer the offer of `revision`. */
+    answer({ sdp, revision }) {
+      return command("answer", { type: "answer", sdp, revision });
+    },
+    /** One local ICE candidate, or `null` at the end of gathering. */
+    iceCandidate(candidate) {
+      const payload = candidate
+        ? {
+            candidate: candidate.candidate,
+            sdpMid: candidate.sdpMid,
+            sdpMLineIndex: candidate.sdpMLineIndex,
+          }
+        : { candidate: null };
+      return command("ice_candidate", payload);
+    },
+    setMediaState({ audio, video }) {
+      return command("set_media_state", { audio: Boolean(audio), video: Boolean(video) });
+    },
+    leave() {
+      return command("leave", {});
+    },
+  };
+}

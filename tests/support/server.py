@@ -1,0 +1,89 @@
+"""Run the real server as a subprocess on a free loopback port, as a user would."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningServer:
+    """A server subprocess with the demo room and its three links."""
+
+    url: str
+    links: dict[str, str]
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def token(self, role: str) -> str:
+        return parse_qs(urlparse(self.links[role]).query)["t"][0]
+
+    def secret(self) -> bytes:
+        return (self.data_dir / "secret.key").read_bytes().strip()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def run_server(tmp: Path, *extra: str, timeout: float = 30.0) -> Iterator[RunningServer]:
+    """Start ``mediation-room serve --demo`` on loopback; stop it (SIGTERM) at the end."""
+    port = free_port()
+    data_dir = tmp / "data"
+    links_file = tmp / "links.json"
+    log_path = tmp / "server.log"
+    cmd = [
+        sys.executable, "-m", "server", "serve", "--demo",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--ice-host", "127.0.0.1",
+        "--data-dir", str(data_dir), "--links-file", str(links_file), *extra,
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIATION_ROOM_")}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text()}")
+            if links_file.exists():
+                with contextlib.suppress(urllib.error.URLError, ConnectionError):
+                    with urllib.request.urlopen(url + "/healthz", timeout=2) as resp:
+                        if resp.status == 200:
+                            break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"server not ready in {timeout}s:\n{log_path.read_text()}")
+            time.sleep(0.1)
+        links = json.loads(links_file.read_text())
+        yield RunningServer(url, links, data_dir, process, log_path)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
