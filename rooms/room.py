@@ -125,7 +125,6 @@ class Room:
         participant.connection_id = None
         await self.sfu.disconnect(participant_id)
         if reason == "left":
-            self.sfu.forget(participant_id)
             del self.participants[participant_id]
         if not self.present() and self.state is RoomState.IN_SESSION:
             self._move(RoomState.OPEN)

@@ -320,11 +320,6 @@ class Sfu:
                 legs.remove(leg)
         await peer.pc.close()
 
-    def forget(self, participant_id: str) -> None:
-        """Drop what the room kept for a participant who left for good."""
-        for kind in KINDS:
-            self._legs.pop((participant_id, kind), None)
-
     def _mime(self, kind: str) -> str:
         return self.config.video_codec if kind == "video" else self.config.audio_codec
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from aiortc import RTCIceServer
+from aiortc import RTCIceServer, RTCPeerConnection
 
 from rooms import aiortc_hooks
 from rooms.registry import RoomRegistry
@@ -27,7 +27,18 @@ def media_config(settings: Settings) -> MediaConfig:
     )
 
 
+async def _check_aiortc() -> None:
+    """Fail at start-up, not mid-call, if the installed aiortc no longer fits our hooks."""
+    pc = RTCPeerConnection()
+    try:
+        transceiver = pc.addTransceiver("video")
+        aiortc_hooks.check_compatibility(transceiver.receiver, transceiver.sender)
+    finally:
+        await pc.close()
+
+
 async def _rooms_ctx(app: web.Application) -> AsyncIterator[None]:
+    await _check_aiortc()
     aiortc_hooks.restrict_host_addresses(app[SETTINGS].ice_hosts)
     yield
     await app[ROOMS].close_all()

@@ -113,8 +113,9 @@ class Gateway:
             self.registry.get_room(invitation.room_id)
         except (InvitationError, RoomError) as exc:
             logger.info("connection %s refused: %s", sid, exc.code)
+            # Reaches the browser as connect_error with err.message and err.data (the body).
             raise socketio.exceptions.ConnectionRefusedError(
-                error_body(exc.code, exc.message)
+                exc.message, error_body(exc.code, exc.message)
             ) from None
         self._connections[sid] = Connection(sid=sid, invitation=invitation)
 

@@ -143,7 +143,9 @@ def test_tampered_link_is_refused_with_advice(server: Server, new_page: Callable
     expect(page.get_by_test_id("join-button")).not_to_be_visible()
 
 
-def test_leave_rejoin_and_reload(server: Server, new_page: Callable[..., Page]) -> None:
+def test_leave_removes_the_tile_and_a_reload_brings_video_back(
+    server: Server, new_page: Callable[..., Page]
+) -> None:
     pages = join_all(server, new_page)
     for role, page in pages.items():
         wait_receiving(page, others_of(role))
@@ -159,18 +161,11 @@ def test_leave_rejoin_and_reload(server: Server, new_page: Callable[..., Page]) 
             "consumer gone from participants",
         )
 
-    # ... and comes back with one tap.
-    pages["consumer"].get_by_test_id("rejoin-button").click()
-    wait_receiving(pages["consumer"], ["mediator", "business"])
-    for role in ("mediator", "business"):
-        wait_receiving(pages[role], ["consumer"])
-
-    # The business reloads the page and enters again: the others see them again.
+    # The business reloads the page and enters again: the mediator sees them again.
     pages["business"].reload()
     pages["business"].get_by_test_id("join-button").click()
-    wait_receiving(pages["business"], ["mediator", "consumer"])
-    for role in ("mediator", "consumer"):
-        wait_receiving(pages[role], ["business"])
+    wait_receiving(pages["business"], ["mediator"])
+    wait_receiving(pages["mediator"], ["business"])
 
 
 def test_camera_started_late_reaches_the_others(server: Server, new_page: Callable[..., Page]) -> None:
@@ -226,3 +221,15 @@ def assert_small_text_absent(page: Page) -> None:
             .filter(([, size]) => size < 16)"""
     )
     assert small == [], f"text below 16 px: {small}"
+
+
+# Last: it needs a server fix (see the report) and -x stops at the first failure.
+def test_rejoin_after_leave_is_seen_again(server: Server, new_page: Callable[..., Page]) -> None:
+    pages = {role: open_and_join(server, new_page, role) for role in ("mediator", "consumer")}
+    wait_receiving(pages["mediator"], ["consumer"])
+
+    pages["consumer"].get_by_test_id("leave-button").click()
+    expect(pages["mediator"].get_by_test_id("tile-consumer")).to_have_count(0)
+    pages["consumer"].get_by_test_id("rejoin-button").click()
+    wait_receiving(pages["consumer"], ["mediator"])
+    wait_receiving(pages["mediator"], ["consumer"])

@@ -1,0 +1,195 @@
+"""Three real aiortc clients through the real server: every client must decode the others."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from tests.support.peer import RoomClient, wait_for
+from tests.support.server import RunningServer
+
+pytestmark = pytest.mark.integration
+
+ROLES = ("mediator", "consumer", "business")
+
+
+@pytest.fixture
+async def make_client(server: RunningServer) -> AsyncIterator[Callable[[str], RoomClient]]:
+    clients: list[RoomClient] = []
+
+    def _make(role: str) -> RoomClient:
+        client = RoomClient(server.url, server.token(role), role)
+        clients.append(client)
+        return client
+
+    yield _make
+    for client in clients:
+        await client.close()
+
+
+def receiving_video(client: RoomClient, owner: str) -> bool:
+    media = client.remote.get(owner)
+    return media is not None and media.video_frames > 0
+
+
+async def join(client: RoomClient, **kwargs: bool) -> None:
+    await client.connect()
+    ack = await client.join(**kwargs)
+    assert ack == {"ok": True}, ack
+
+
+def describe(clients: list[RoomClient]) -> str:
+    return "; ".join(
+        f"{c.role}: "
+        + ", ".join(
+            f"{owner} video={m.video_frames} {m.video_by_sender} audio={m.audio_frames}"
+            for owner, m in c.remote.items()
+        )
+        for c in clients
+    )
+
+
+async def test_three_parties_each_decode_the_other_two(
+    make_client: Callable[[str], RoomClient], server: RunningServer
+) -> None:
+    clients = [make_client(role) for role in ROLES]
+    for client in clients:
+        await join(client)
+    everyone = lambda: all(  # noqa: E731
+        receiving_video(c, other) for c in clients for other in ROLES if other != c.role
+    )
+    assert await wait_for(everyone, 20), describe(clients)
+
+    # Count what arrives over the next 6 s, from a clean start.
+    before = {
+        (c.role, o): (m.video_frames, dict(m.video_by_sender), m.audio_frames)
+        for c in clients
+        for o, m in c.remote.items()
+    }
+    window = 6.0
+    await asyncio.sleep(window)
+    for client in clients:
+        assert set(client.remote) == set(ROLES) - {client.role}
+        for owner, media in client.remote.items():
+            frames0, senders0, audio0 = before[(client.role, owner)]
+            frames = media.video_frames - frames0
+            right = media.video_by_sender.get(owner, 0) - senders0.get(owner, 0)
+            fps = frames / window
+            assert fps >= 15, f"{client.role} got {fps:.1f} fps from {owner}: {describe(clients)}"
+            assert right >= 0.95 * frames, f"{client.role}'s {owner} tile shows someone else"
+            assert media.audio_frames - audio0 >= 25 * window, f"{client.role} lost {owner}'s audio"
+            assert media.audio_peak > 1000, f"{client.role} hears silence from {owner}"
+
+
+async def test_late_joiner_sees_both_within_seconds(
+    make_client: Callable[[str], RoomClient],
+) -> None:
+    early = [make_client("mediator"), make_client("consumer")]
+    for client in early:
+        await join(client)
+    assert await wait_for(
+        lambda: receiving_video(early[0], "consumer") and receiving_video(early[1], "mediator"), 20
+    )
+    await asyncio.sleep(2)  # the early streams are well past their first keyframe
+    late = make_client("business")
+    started = time.monotonic()
+    await join(late)
+    assert await wait_for(
+        lambda: receiving_video(late, "mediator") and receiving_video(late, "consumer"), 10
+    ), describe([late])
+    elapsed = time.monotonic() - started
+    assert elapsed < 5, f"the late joiner waited {elapsed:.1f}s for video"
+    assert await wait_for(
+        lambda: receiving_video(early[0], "business") and receiving_video(early[1], "business"), 10
+    ), describe(early)
+
+
+async def test_rejoin_after_disconnect_resumes_on_the_same_tile(
+    make_client: Callable[[str], RoomClient], server: RunningServer
+) -> None:
+    mediator, consumer = make_client("mediator"), make_client("consumer")
+    await join(mediator)
+    await join(consumer)
+    assert await wait_for(lambda: receiving_video(mediator, "consumer"), 20)
+    offers_before = mediator.offers
+
+    await consumer.close()  # the phone lost its network
+    assert await wait_for(
+        lambda: ("participant_left", {"id": "consumer", "reason": "disconnected"})
+        in mediator.events,
+        10,
+    ), mediator.events
+
+    frames_before = mediator.remote["consumer"].video_frames
+    again = make_client("consumer")
+    await join(again)
+    assert await wait_for(
+        lambda: mediator.remote["consumer"].video_frames > frames_before + 30, 15
+    ), describe([mediator])
+    # The same mids carry the returning consumer: no renegotiation for the mediator.
+    assert mediator.offers == offers_before
+    assert await wait_for(lambda: receiving_video(again, "mediator"), 10)
+    by_sender = mediator.remote["consumer"].video_by_sender
+    assert by_sender.get("consumer", 0) >= 0.95 * sum(by_sender.values())
+
+
+async def test_a_second_connection_replaces_the_first(
+    make_client: Callable[[str], RoomClient],
+) -> None:
+    mediator, first = make_client("mediator"), make_client("consumer")
+    await join(mediator)
+    await join(first)
+    assert await wait_for(lambda: receiving_video(mediator, "consumer"), 20)
+    second = make_client("consumer")
+    await join(second)
+    assert await wait_for(lambda: any(e == "replaced" for e, _ in first.events), 10)
+    assert await wait_for(lambda: not first.sio.connected, 10)
+    # The others never saw the consumer leave.
+    assert not any(e == "participant_left" for e, _ in mediator.events)
+    frames = mediator.remote["consumer"].video_frames
+    assert await wait_for(lambda: mediator.remote["consumer"].video_frames > frames + 30, 15)
+
+
+async def test_camera_turned_on_after_joining(
+    make_client: Callable[[str], RoomClient],
+) -> None:
+    mediator, business = make_client("mediator"), make_client("business")
+    await join(mediator)
+    await join(business, video=False)
+    assert await wait_for(lambda: receiving_video(business, "mediator"), 20)
+    assert await wait_for(
+        lambda: mediator.remote.get("business") is not None
+        and mediator.remote["business"].audio_frames > 20,
+        10,
+    )
+    assert not receiving_video(mediator, "business")
+    offers = business.offers
+    await business.camera_on()
+    assert await wait_for(lambda: receiving_video(mediator, "business"), 10), describe([mediator])
+    assert business.offers == offers, "turning the camera on needs no new offer"
+    assert ("media_state_changed", {"id": "business", "audio": True, "video": True}) in (
+        mediator.events
+    )
+
+
+async def test_leaving_removes_the_participant_for_the_others(
+    make_client: Callable[[str], RoomClient],
+) -> None:
+    mediator, consumer = make_client("mediator"), make_client("consumer")
+    await join(mediator)
+    await join(consumer)
+    assert await wait_for(lambda: receiving_video(mediator, "consumer"), 20)
+    ack = await consumer.sio.call("leave", {}, timeout=10)
+    assert ack == {"ok": True}
+    assert await wait_for(
+        lambda: ("participant_left", {"id": "consumer", "reason": "left"}) in mediator.events, 10
+    )
+    # The consumer may come back on the same connection, and is seen again.
+    await consumer.drop_media()
+    frames = mediator.remote["consumer"].video_frames
+    assert await consumer.join() == {"ok": True}
+    assert await wait_for(lambda: receiving_video(consumer, "mediator"), 15)
+    assert await wait_for(lambda: mediator.remote["consumer"].video_frames > frames + 30, 15)
