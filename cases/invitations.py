@@ -93,7 +93,9 @@ def verify_token(
     invitation = read_claims(token)
     signed_part, _, signature = token.rpartition(".")
     if not hmac.compare_digest(_sign(secret, signed_part), signature):
-        raise TokenInvalid("the token's signature does not match: it was altered or not issued here")
+        raise TokenInvalid(
+            "the token's signature does not match: it was altered or not issued here"
+        )
     if (time.time() if now is None else now) >= invitation.expires_at:
         raise TokenExpired("the invitation has expired")
     if room_id is not None and room_id != invitation.room_id:

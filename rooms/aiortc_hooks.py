@@ -1,3 +1,6 @@
+# This module is where we touch aiortc's private names on purpose; mypy knows aiortc's public
+# types only, so those two checks are off here and nowhere else.
+# mypy: disable-error-code="attr-defined,method-assign"
 """Every reach into aiortc's and aioice's private names, in one place.
 
 The SFU forwards RTP packets instead of decoded frames, which aiortc has no public API for. These

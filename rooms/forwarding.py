@@ -79,7 +79,7 @@ def h264_is_keyframe_start(payload: bytes) -> bool:
 
 
 def is_keyframe_start(codec_mime: str, payload: bytes) -> bool:
-    """Whether a video payload of the given codec (``video/VP8``, ``video/H264``) starts a keyframe."""
+    """Whether a video payload (codec ``video/VP8`` or ``video/H264``) starts a keyframe."""
     mime = codec_mime.lower()
     if mime == "video/vp8":
         return vp8_is_keyframe_start(payload)

@@ -119,6 +119,8 @@ class Leg:
     send: Callable[[bytes], Awaitable[None]] | None = None
     forwarded_packets: int = 0
     dropped_packets: int = 0
+    relayed: Any = None
+    """Baseline only: the publisher track this leg's sender re-encodes."""
 
     @property
     def sender(self) -> RTCRtpSender:
@@ -155,7 +157,7 @@ class Source:
     kind: str
     transceiver: RTCRtpTransceiver
     legs: list[Leg]
-    """Every subscriber leg of this publisher and kind (shared across the publisher's reconnects)."""
+    """Every subscriber leg of this publisher and kind (kept across the publisher's reconnects)."""
     ssrc: int | None = None
     codec_mime: str = ""
     clock_rate: int = 90000
@@ -249,7 +251,7 @@ class Sfu:
             task.cancel()
 
     async def _tick(self) -> None:
-        """Repeat keyframe requests for legs still waiting (a PLI can be lost, or sent too early)."""
+        """Repeat keyframe requests for legs still waiting (a PLI can be lost or come too early)."""
         while True:
             await asyncio.sleep(self.config.keyframe_retry_interval)
             for source in self.sources.values():
@@ -288,9 +290,6 @@ class Sfu:
             self.sources[(participant_id, kind)] = source
             if self._relay is None:
                 hooks.install_receive_hook(transceiver.receiver, source.on_rtp)
-            else:
-                for leg in legs:
-                    self._relay_attach(leg)
             # A new stream from this publisher: every leg holds its video for a keyframe.
             for leg in legs:
                 leg.waiting_keyframe = kind == "video"
@@ -326,8 +325,11 @@ class Sfu:
     def _subscribe(self, subscriber: Peer, publisher_id: str) -> None:
         """Add the two sendonly transceivers that carry ``publisher_id`` to ``subscriber``."""
         for kind in KINDS:
-            track = _IdleTrack(kind)
-            transceiver = subscriber.pc.addTransceiver(track, direction="sendonly")
+            # Packet mode parks the sender's own loop on a track that never yields. The relay
+            # baseline swaps tracks in later, which a parked loop would never notice: it starts
+            # with none (aiortc then polls every 20 ms).
+            track_or_kind: MediaStreamTrack | str = kind if self._relay else _IdleTrack(kind)
+            transceiver = subscriber.pc.addTransceiver(track_or_kind, direction="sendonly")
             transceiver.setCodecPreferences(_codec_preferences(kind, self._mime(kind)))
             # The browser's stream id then names the publisher (aiortc picks a random one).
             hooks.set_stream_id(transceiver.sender, publisher_id)
@@ -356,10 +358,13 @@ class Sfu:
         return _on_keyframe_request
 
     def _relay_attach(self, leg: Leg) -> None:
+        """Baseline only: feed the leg's sender from the publisher's decoded track."""
         assert self._relay is not None
         source = self.sources.get((leg.publisher_id, leg.kind))
-        if source is not None:
-            track = source.transceiver.receiver.track
+        # The receiver's track exists once the publisher's answer is applied.
+        track = source.transceiver.receiver.track if source is not None else None
+        if track is not None and leg.relayed is not track:
+            leg.relayed = track
             leg.sender.replaceTrack(self._relay.subscribe(track, buffered=False))
 
     # -- forwarding (the hot path) ---------------------------------------------------------
@@ -455,6 +460,10 @@ class Sfu:
             # pending so a corrected answer can still be sent.
             raise NegotiationFailed(f"the answer could not be applied: {exc}") from exc
         peer.awaiting_answer = False
+        if self._relay is not None:
+            for kind in KINDS:
+                for leg in self._legs.get((participant_id, kind), []):
+                    self._relay_attach(leg)
         for leg in peer.outgoing.values():
             if not leg.ready:
                 leg.prepare()
@@ -500,4 +509,3 @@ class Sfu:
             "dropped_packets": sum(leg.dropped_packets for leg in legs),
             "received_packets": sum(s.received_packets for s in self.sources.values()),
         }
-

@@ -18,7 +18,11 @@ from server.config import ENV_PREFIX, Settings, load_secret, parse_ice_servers
 from server.demo import seed_demo
 from server.keys import ROOMS
 
-ROLE_LABELS = {"mediator": "调解员 mediator", "consumer": "消费者 consumer", "business": "商家 business"}
+ROLE_LABELS = {
+    "mediator": "调解员 mediator",
+    "consumer": "消费者 consumer",
+    "business": "商家 business",
+}
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -32,26 +36,34 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=_env("HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(_env("PORT", "8080") or 8080))
     serve.add_argument(
-        "--data-dir", type=Path, default=Path(_env("DATA_DIR", "data") or "data"),
+        "--data-dir",
+        type=Path,
+        default=Path(_env("DATA_DIR", "data") or "data"),
         help="where the signing key (and later the database and recordings) live",
     )
     serve.add_argument(
-        "--public-url", default=_env("PUBLIC_URL", ""),
+        "--public-url",
+        default=_env("PUBLIC_URL", ""),
         help="base URL of printed links when behind a proxy (default http://HOST:PORT)",
     )
     serve.add_argument(
-        "--ice-servers", default=_env("ICE_SERVERS"),
+        "--ice-servers",
+        default=_env("ICE_SERVERS"),
         help="STUN/TURN servers: JSON list of RTCIceServer objects or comma-separated URLs "
         "(default: none, nothing leaves the machine)",
     )
     serve.add_argument(
-        "--ice-host", action="append", dest="ice_hosts",
+        "--ice-host",
+        action="append",
+        dest="ice_hosts",
         help="address the SFU offers ICE host candidates on (repeatable; default: all "
         "interfaces but loopback)",
     )
     serve.add_argument("--video-codec", choices=["vp8", "h264"], default=_env("VIDEO_CODEC", "vp8"))
     serve.add_argument(
-        "--forwarding", choices=["packet", "relay"], default=_env("FORWARDING", "packet"),
+        "--forwarding",
+        choices=["packet", "relay"],
+        default=_env("FORWARDING", "packet"),
         help="packet: forward RTP (the product); relay: decode/re-encode (benchmark baseline)",
     )
     serve.add_argument("--demo", action="store_true", help="create a demo case, print 3 links")

@@ -47,8 +47,7 @@ class Settings:
 def load_secret(data_dir: Path, env: dict[str, str] | None = None) -> bytes:
     """The invitation signing key: ``MEDIATION_ROOM_SECRET`` if set, else the key file in
     ``data_dir`` — created with 32 random bytes, readable by the owner only, on first run."""
-    env = os.environ if env is None else env
-    from_env = env.get(ENV_PREFIX + "SECRET")
+    from_env = (os.environ if env is None else env).get(ENV_PREFIX + "SECRET")
     if from_env:
         if len(from_env) < 16:
             raise ValueError(f"{ENV_PREFIX}SECRET is too short: use at least 16 characters")

@@ -226,7 +226,9 @@ class Gateway:
         if sid is not None:
             await self.sio.emit(event, payload, to=sid)
 
-    async def _emit_others(self, room: Room, subject: Participant, event: str, payload: Any) -> None:
+    async def _emit_others(
+        self, room: Room, subject: Participant, event: str, payload: Any
+    ) -> None:
         for other in room.present():
             if other.id != subject.id:
                 await self._emit(event, payload, other.connection_id)

@@ -33,9 +33,9 @@ class Answer(Message):
 
 class IceCandidate(Message):
     candidate: str | None = Field(default=None, max_length=1_000)
-    sdpMid: str | None = Field(default=None, max_length=32)  # noqa: N815 (the browser's name)
-    sdpMLineIndex: int | None = Field(default=None, ge=0, le=1_000)  # noqa: N815
-    usernameFragment: str | None = Field(default=None, max_length=256)  # noqa: N815
+    sdpMid: str | None = Field(default=None, max_length=32)
+    sdpMLineIndex: int | None = Field(default=None, ge=0, le=1_000)
+    usernameFragment: str | None = Field(default=None, max_length=256)
 
 
 class SetMediaState(Message):

@@ -118,8 +118,9 @@ async def test_rejoin_after_disconnect_resumes_on_the_same_tile(
 
     await consumer.close()  # the phone lost its network
     assert await wait_for(
-        lambda: ("participant_left", {"id": "consumer", "reason": "disconnected"})
-        in mediator.events,
+        lambda: (
+            ("participant_left", {"id": "consumer", "reason": "disconnected"}) in mediator.events
+        ),
         10,
     ), mediator.events
 
@@ -161,8 +162,10 @@ async def test_camera_turned_on_after_joining(
     await join(business, video=False)
     assert await wait_for(lambda: receiving_video(business, "mediator"), 20)
     assert await wait_for(
-        lambda: mediator.remote.get("business") is not None
-        and mediator.remote["business"].audio_frames > 20,
+        lambda: (
+            mediator.remote.get("business") is not None
+            and mediator.remote["business"].audio_frames > 20
+        ),
         10,
     )
     assert not receiving_video(mediator, "business")

@@ -65,7 +65,9 @@ async def test_token_for_another_room_is_refused(server: RunningServer) -> None:
 
 async def test_missing_and_malformed_tokens(server: RunningServer) -> None:
     assert (await refusal(server, {}))["code"] == "token_missing"
-    assert (await refusal(server, {"token": "hello", "room_id": "demo"}))["code"] == "token_malformed"
+    assert (await refusal(server, {"token": "hello", "room_id": "demo"}))[
+        "code"
+    ] == "token_malformed"
 
 
 def http_get(url: str) -> tuple[int, dict[str, Any]]:
@@ -97,7 +99,9 @@ async def test_bad_commands_get_errors_and_change_nothing(server: RunningServer)
         # Before join: every other command is refused.
         ack = await consumer.sio.call("set_media_state", {"audio": True, "video": True})
         assert ack["error"]["code"] == "not_joined"
-        ack = await consumer.sio.call("answer", {"type": "answer", "sdp": "v=0 xxxxxxxx", "revision": 1})
+        ack = await consumer.sio.call(
+            "answer", {"type": "answer", "sdp": "v=0 xxxxxxxx", "revision": 1}
+        )
         assert ack["error"]["code"] == "not_joined"
         # Malformed payloads, wrong types, unknown events.
         ack = await consumer.sio.call("join", "not an object")
@@ -135,7 +139,9 @@ async def test_bad_commands_get_errors_and_change_nothing(server: RunningServer)
             "answer", {"type": "answer", "sdp": "v=0 xxxxxxxx", "revision": 99}
         )
         assert ack["error"]["code"] in ("stale_answer", "no_offer_pending")
-        ack = await consumer.sio.call("ice_candidate", {"candidate": "candidate:garbage", "sdpMid": "0"})
+        ack = await consumer.sio.call(
+            "ice_candidate", {"candidate": "candidate:garbage", "sdpMid": "0"}
+        )
         assert ack["error"]["code"] == "negotiation_failed"
         frames = mediator.remote["consumer"].video_frames
         assert await wait_for(lambda: mediator.remote["consumer"].video_frames > frames + 30, 10)

@@ -138,7 +138,11 @@ class RoomClient:
         self._offer_lock = asyncio.Lock()
         self.offers = 0
         for event in (
-            "joined", "participant_joined", "participant_left", "media_state_changed", "replaced"
+            "joined",
+            "participant_joined",
+            "participant_left",
+            "media_state_changed",
+            "replaced",
         ):
             self.sio.on(event, self._recorder(event))
         self.sio.on("error", self._on_error)
@@ -217,9 +221,7 @@ class RoomClient:
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         assert self.pc is not None
-        mid = next(
-            (t.mid for t in self.pc.getTransceivers() if t.receiver.track is track), None
-        )
+        mid = next((t.mid for t in self.pc.getTransceivers() if t.receiver.track is track), None)
         owner = self._track_owner.get(mid or "", f"unknown-{mid}")
         media = self.remote.setdefault(owner, RemoteMedia())
         self._tasks.append(asyncio.ensure_future(self._consume(track, media)))
@@ -266,7 +268,7 @@ class RoomClient:
         return sum(1 for t in times if now - t <= window) / window
 
 
-async def wait_for(predicate: Any, timeout: float, interval: float = 0.1) -> bool:
+async def wait_for(predicate: Any, timeout: float, interval: float = 0.1) -> bool:  # noqa: ASYNC109
     """Poll ``predicate()`` until true or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -55,10 +55,22 @@ def run_server(tmp: Path, *extra: str, timeout: float = 30.0) -> Iterator[Runnin
     links_file = tmp / "links.json"
     log_path = tmp / "server.log"
     cmd = [
-        sys.executable, "-m", "server", "serve", "--demo",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--ice-host", "127.0.0.1",
-        "--data-dir", str(data_dir), "--links-file", str(links_file), *extra,
+        sys.executable,
+        "-m",
+        "server",
+        "serve",
+        "--demo",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ice-host",
+        "127.0.0.1",
+        "--data-dir",
+        str(data_dir),
+        "--links-file",
+        str(links_file),
+        *extra,
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIATION_ROOM_")}
     with open(log_path, "wb") as log:
@@ -68,12 +80,16 @@ def run_server(tmp: Path, *extra: str, timeout: float = 30.0) -> Iterator[Runnin
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text()}")
+                raise RuntimeError(
+                    f"server exited with {process.returncode}:\n{log_path.read_text()}"
+                )
             if links_file.exists():
-                with contextlib.suppress(urllib.error.URLError, ConnectionError):
-                    with urllib.request.urlopen(url + "/healthz", timeout=2) as resp:
-                        if resp.status == 200:
-                            break
+                with (
+                    contextlib.suppress(urllib.error.URLError, ConnectionError),
+                    urllib.request.urlopen(url + "/healthz", timeout=2) as resp,
+                ):
+                    if resp.status == 200:
+                        break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"server not ready in {timeout}s:\n{log_path.read_text()}")
             time.sleep(0.1)

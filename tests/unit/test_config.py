@@ -31,7 +31,9 @@ def test_ice_servers_default_to_none() -> None:
 
 def test_ice_servers_from_urls_and_json() -> None:
     assert parse_ice_servers("stun:127.0.0.1:3478") == ({"urls": ["stun:127.0.0.1:3478"]},)
-    servers = parse_ice_servers('[{"urls": ["turn:127.0.0.1"], "username": "u", "credential": "c"}]')
+    servers = parse_ice_servers(
+        '[{"urls": ["turn:127.0.0.1"], "username": "u", "credential": "c"}]'
+    )
     assert servers[0]["username"] == "u"
     with pytest.raises(ValueError):
         parse_ice_servers('[{"username": "u"}]')
