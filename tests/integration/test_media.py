@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 
 from tests.support.peer import RoomClient, wait_for
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, run_server
 
 pytestmark = pytest.mark.integration
 
@@ -198,3 +199,35 @@ async def test_leaving_removes_the_participant_for_the_others(
     assert await consumer.join() == {"ok": True}
     assert await wait_for(lambda: receiving_video(consumer, "mediator"), 15)
     assert await wait_for(lambda: mediator.remote["consumer"].video_frames > frames + 30, 15)
+
+
+async def test_h264_room_forwards_h264(tmp_path: Path) -> None:
+    """``--video-codec h264`` (for browsers without VP8): the server's offer decides the codec."""
+    with run_server(tmp_path, "--video-codec", "h264") as h264_server:
+        clients = [
+            RoomClient(h264_server.url, h264_server.token(role), role)
+            for role in ("mediator", "consumer")
+        ]
+        try:
+            for client in clients:
+                await join(client)
+            mediator, consumer = clients
+            assert await wait_for(
+                lambda: (
+                    receiving_video(mediator, "consumer") and receiving_video(consumer, "mediator")
+                ),
+                20,
+            ), describe(clients)
+            assert mediator.pc is not None
+            codecs = {
+                t.mid: [c.mimeType for c in t._codecs]  # what was negotiated, per m-line
+                for t in mediator.pc.getTransceivers()
+                if t.kind == "video"
+            }
+            assert all(mimes and set(mimes) == {"video/H264"} for mimes in codecs.values()), codecs
+            await asyncio.sleep(2)
+            by_sender = mediator.remote["consumer"].video_by_sender
+            assert by_sender.get("consumer", 0) >= 0.95 * sum(by_sender.values())
+        finally:
+            for client in clients:
+                await client.close()
