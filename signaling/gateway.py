@@ -92,6 +92,12 @@ class Gateway:
 
     def attach(self, app: web.Application) -> None:
         self.sio.attach(app)
+        app.on_shutdown.append(self._on_shutdown)
+
+    async def _on_shutdown(self, app: web.Application) -> None:
+        """Close every client connection, so shutting down does not wait for browsers to go."""
+        for sid in list(self._connections):
+            await self.sio.disconnect(sid)
 
     def _bind(self, event: str, handler: Handler) -> Callable[..., Awaitable[dict[str, Any]]]:
         async def _on_event(sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 const STORAGE_KEY = "mediation-room.lang";
 
-const MESSAGES = {
+export const MESSAGES = {
   "zh-CN": {
     "app.title": "云端调解室",
     "lang.toggle": "English",
@@ -15,7 +15,6 @@ const MESSAGES = {
 
     "case.line": "案件 {number}：{title}",
 
-    "join.heading": "进入调解室前",
     "join.for": "这个链接是给：",
     "join.name.label": "您的称呼（其他参与方会看到）",
     "join.name.invalid": "请填写 1 到 40 个字的称呼。",
@@ -57,8 +56,6 @@ const MESSAGES = {
     "refused.token_foreign.todo": "请按收到的原样打开链接，不要修改地址。",
     "refused.room_not_found": "这个调解室不存在或已不再开放。",
     "refused.room_not_found.todo": "请联系调解员。",
-    "refused.room_closed": "调解室已关闭。",
-    "refused.room_closed.todo": "如需继续调解，请联系调解员。",
     "refused.unknown": "暂时无法进入调解室（代码：{code}）。",
     "refused.unknown.todo": "请稍后重试，或联系调解员。",
     "refused.network": "无法连接到服务器。",
@@ -115,7 +112,6 @@ const MESSAGES = {
 
     "case.line": "Case {number}: {title}",
 
-    "join.heading": "Before you enter",
     "join.for": "This link is for:",
     "join.name.label": "Your name (the others will see it)",
     "join.name.invalid": "Please enter a name of 1 to 40 characters.",
@@ -160,8 +156,6 @@ const MESSAGES = {
     "refused.token_foreign.todo": "Open the link exactly as you received it.",
     "refused.room_not_found": "This mediation room does not exist or is no longer open.",
     "refused.room_not_found.todo": "Please contact the mediator.",
-    "refused.room_closed": "The mediation room has been closed.",
-    "refused.room_closed.todo": "Contact the mediator if the mediation should go on.",
     "refused.unknown": "The room can't be entered right now (code: {code}).",
     "refused.unknown.todo": "Try again later, or contact the mediator.",
     "refused.network": "The server can't be reached.",
@@ -188,8 +182,8 @@ const MESSAGES = {
 
     "ctl.mic.on": "Mute",
     "ctl.mic.off": "Unmute",
-    "ctl.camera.on": "Stop camera",
-    "ctl.camera.off": "Start camera",
+    "ctl.camera.on": "Stop video",
+    "ctl.camera.off": "Start video",
     "ctl.leave": "Leave",
 
     "notice.media_on_failed": "The {device} could not be started: {reason}",

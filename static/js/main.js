@@ -109,7 +109,8 @@ function ensureSignaling() {
       offer(offer) {
         const current = session;
         current?.handleOffer(offer).catch((err) => {
-          if (current !== session || err?.code === "stale_answer") return;
+          // A newer offer or a reconnect (with its own fresh offer) supersedes this one.
+          if (current !== session || ["stale_answer", "not_connected"].includes(err?.code)) return;
           console.error("answering offer", offer.revision, err);
           dispatch("pcTimedOut");
         });

@@ -117,8 +117,10 @@ export class PeerSession {
 
   /** Answer one offer; offers are handled one after another in arrival order. */
   handleOffer(offer) {
-    this.queue = this.queue.then(() => this.answerOffer(offer));
-    return this.queue;
+    const answered = this.queue.then(() => this.answerOffer(offer));
+    // One failed offer must not block the ones after it.
+    this.queue = answered.catch(() => {});
+    return answered;
   }
 
   async answerOffer({ sdp, revision, publish = {}, tracks = {} }) {
@@ -167,6 +169,8 @@ export class PeerSession {
     // Before the answer is sent the candidate travels inside it; the server can't take a
     // candidate for an answer it has not seen yet.
     if (this.closed || !this.answerSent) return;
+    // An empty `candidate` string is Chrome's per-generation end marker; `null` follows it.
+    if (candidate && !candidate.candidate) return;
     this.signaling.iceCandidate(candidate).catch((err) => console.warn("ice_candidate:", err));
   }
 

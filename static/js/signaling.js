@@ -81,6 +81,12 @@ export function createSignaling({ token, roomId, handlers }) {
 
   function command(name, payload) {
     return new Promise((resolve, reject) => {
+      // No buffering across a reconnect: the server's state is per connection, and a command
+      // from the old one would reach the new one before its `join` (and be refused).
+      if (!socket.connected) {
+        reject(new CommandError({ code: "not_connected", message: "offline", event: name }));
+        return;
+      }
       socket.timeout(ACK_TIMEOUT_MS).emit(name, payload, (timeoutErr, ack) => {
         if (timeoutErr) {
           reject(new CommandError({ code: "ack_timeout", message: "no reply", event: name }));

@@ -34,6 +34,13 @@ function upsertParticipant(s, participant) {
   else s.participants[index] = { ...s.participants[index], ...participant };
 }
 
+/** The call on this page is over (left, replaced, refused, closed): nothing remote stays. */
+function callEnded(s) {
+  s.participants = [];
+  s.remote = {};
+  s.pcState = { ice: "closed", connection: "closed" };
+}
+
 const handlers = {
   pageOpened(s, { roomId, token, name }) {
     s.roomId = roomId;
@@ -47,6 +54,7 @@ const handlers = {
     s.view = "join";
   },
   refused(s, { code }) {
+    callEnded(s);
     s.refusal = { code };
     s.view = code === "room_closed" ? "ended" : "refused";
   },
@@ -120,16 +128,15 @@ const handlers = {
     s.remote = remote;
   },
   leftRoom(s) {
+    callEnded(s);
     s.view = "left";
-    s.participants = [];
-    s.remote = {};
   },
   replaced(s) {
+    callEnded(s);
     s.view = "replaced";
-    s.participants = [];
-    s.remote = {};
   },
   roomClosed(s) {
+    callEnded(s);
     s.view = "ended";
   },
   noticeShown(s, notice) {

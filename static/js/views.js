@@ -113,10 +113,10 @@ function mediaProblem(errors) {
   if (codes.length === 0) return null;
   if (codes.length === 1 && codes[0] === "notfound") {
     // One device missing while the other works: a note, not a blocker.
-    return { title: t(`media.notfound.${Object.keys(errors)[0]}`), advice: "" };
+    return { code: "notfound", title: t(`media.notfound.${Object.keys(errors)[0]}`), advice: "" };
   }
   const code = codes.includes("denied") ? "denied" : codes[0];
-  return { title: t(`media.${code}`), advice: t(`media.${code}.todo`) };
+  return { code, title: t(`media.${code}`), advice: t(`media.${code}.todo`) };
 }
 
 function fillSelect(select, devices, chosenId) {
@@ -149,6 +149,8 @@ function renderJoin(s, media) {
   attach(dom.previewVideo, s.local.video ? media.localStream() : null);
   const showPlaceholder = s.local.starting || !s.local.video;
   dom.previewPlaceholder.hidden = !showPlaceholder;
+  // Without a camera the preview shrinks, so the join button stays within a thumb's reach.
+  dom.previewVideo.parentElement.classList.toggle("preview-off", !s.local.starting && !s.local.video);
   if (showPlaceholder) {
     renderPlaceholder(dom.previewPlaceholder, {
       name: s.name,
@@ -158,6 +160,7 @@ function renderJoin(s, media) {
   const problem = mediaProblem(s.local.errors);
   dom.mediaError.hidden = !problem;
   if (problem) {
+    dom.mediaError.dataset.code = problem.code;
     dom.mediaErrorTitle.textContent = problem.title;
     dom.mediaErrorAdvice.textContent = problem.advice;
     dom.mediaErrorAdvice.hidden = !problem.advice;

@@ -7,21 +7,28 @@ printed.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support.server import RunningServer as Server
+from tests.support.server import run_server
+
 pytestmark = pytest.mark.e2e
 
 ROLES = ("mediator", "consumer", "business")
 MEDIA_LIMIT_S = 30.0
 Snapshot = dict[str, Any]
-Server = Any  # conftest.Server: base_url, links, log_path
+NewPage = Callable[..., Page]  # the new_page fixture: new_page(phone=False) -> Page
 
 
 def snapshot(page: Page) -> Snapshot:
@@ -78,14 +85,14 @@ def wait_receiving(page: Page, others: list[str]) -> None:
     wait_for(page, rising, f"media from {others} still flowing")
 
 
-def open_and_join(server: Server, new_page: Callable[..., Page], role: str, phone: bool = False) -> Page:
+def open_and_join(server: Server, new_page: NewPage, role: str, phone: bool = False) -> Page:
     page = new_page(phone=phone)
     page.goto(server.links[role])
     page.get_by_test_id("join-button").click()
     return page
 
 
-def join_all(server: Server, new_page: Callable[..., Page]) -> dict[str, Page]:
+def join_all(server: Server, new_page: NewPage) -> dict[str, Page]:
     # The business is on a phone, as in real cases.
     return {role: open_and_join(server, new_page, role, phone=role == "business") for role in ROLES}
 
@@ -94,7 +101,7 @@ def others_of(role: str) -> list[str]:
     return [r for r in ROLES if r != role]
 
 
-def test_three_parties_see_and_hear_each_other(server: Server, new_page: Callable[..., Page]) -> None:
+def test_three_parties_see_and_hear_each_other(server: Server, new_page: NewPage) -> None:
     pages = join_all(server, new_page)
     for role, page in pages.items():
         wait_receiving(page, others_of(role))
@@ -115,7 +122,7 @@ def test_three_parties_see_and_hear_each_other(server: Server, new_page: Callabl
     expect(pages["mediator"].get_by_test_id("tile-business")).to_contain_text("已静音")
 
 
-def test_tampered_link_is_refused_with_advice(server: Server, new_page: Callable[..., Page]) -> None:
+def test_tampered_link_is_refused_with_advice(server: Server, new_page: NewPage) -> None:
     scheme, netloc, path, query, _ = urlsplit(server.links["consumer"])
     token = parse_qs(query)["t"][0]
     # A character in the middle of the signature (the last one may only carry padding bits).
@@ -137,15 +144,28 @@ def test_tampered_link_is_refused_with_advice(server: Server, new_page: Callable
     page.reload()
     expect(page.get_by_test_id("error-message")).to_contain_text("not valid")
 
+    # Refused at connect time too (the token passed a stale check): the same words.
+    page.route(
+        "**/api/invitations/inspect?*",
+        lambda route: route.fulfill(
+            json={"room_id": "demo", "role": "consumer", "name": "李女士", "expires_at": 0,
+                  "case_number": "X", "title": "X"}
+        ),
+    )  # fmt: skip
+    page.get_by_test_id("lang-toggle").click()
+    page.reload()
+    page.get_by_test_id("join-button").click()
+    expect(message).to_have_attribute("data-code", "token_invalid")
+    expect(message).to_have_text("这个链接无效：它被改动过，或来自其他系统。")
+    page.unroute("**/api/invitations/inspect?*")
+
     # The right token in another room's address: refused as foreign.
     page.goto(urlunsplit((scheme, netloc, "/room/another-room", query, "")))
     expect(page.get_by_test_id("error-message")).to_have_attribute("data-code", "token_foreign")
     expect(page.get_by_test_id("join-button")).not_to_be_visible()
 
 
-def test_leave_removes_the_tile_and_a_reload_brings_video_back(
-    server: Server, new_page: Callable[..., Page]
-) -> None:
+def test_leave_rejoin_and_reload_bring_video_back(server: Server, new_page: NewPage) -> None:
     pages = join_all(server, new_page)
     for role, page in pages.items():
         wait_receiving(page, others_of(role))
@@ -161,14 +181,21 @@ def test_leave_removes_the_tile_and_a_reload_brings_video_back(
             "consumer gone from participants",
         )
 
-    # The business reloads the page and enters again: the mediator sees them again.
+    # ... and comes back with one tap: seen and heard again.
+    pages["consumer"].get_by_test_id("rejoin-button").click()
+    wait_receiving(pages["consumer"], ["mediator", "business"])
+    for role in ("mediator", "business"):
+        wait_receiving(pages[role], ["consumer"])
+
+    # The business reloads the page and enters again: the others see them again.
     pages["business"].reload()
     pages["business"].get_by_test_id("join-button").click()
-    wait_receiving(pages["business"], ["mediator"])
-    wait_receiving(pages["mediator"], ["business"])
+    wait_receiving(pages["business"], ["mediator", "consumer"])
+    for role in ("mediator", "consumer"):
+        wait_receiving(pages[role], ["business"])
 
 
-def test_camera_started_late_reaches_the_others(server: Server, new_page: Callable[..., Page]) -> None:
+def test_camera_started_late_reaches_the_others(server: Server, new_page: NewPage) -> None:
     mediator = open_and_join(server, new_page, "mediator")
     business = new_page(phone=True)
     business.goto(server.links["business"])
@@ -186,7 +213,7 @@ def test_camera_started_late_reaches_the_others(server: Server, new_page: Callab
     expect(tile).to_have_attribute("data-video", "on")
 
 
-def test_phone_layout_is_one_hand_sized(server: Server, new_page: Callable[..., Page]) -> None:
+def test_phone_layout_is_one_hand_sized(server: Server, new_page: NewPage) -> None:
     page = new_page(phone=True)
     page.goto(server.links["consumer"])
 
@@ -223,13 +250,112 @@ def assert_small_text_absent(page: Page) -> None:
     assert small == [], f"text below 16 px: {small}"
 
 
-# Last: it needs a server fix (see the report) and -x stops at the first failure.
-def test_rejoin_after_leave_is_seen_again(server: Server, new_page: Callable[..., Page]) -> None:
-    pages = {role: open_and_join(server, new_page, role) for role in ("mediator", "consumer")}
-    wait_receiving(pages["mediator"], ["consumer"])
+@contextlib.contextmanager
+def restarted(before: Server, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The server again on the same port with the same signing key, so links stay valid.
 
-    pages["consumer"].get_by_test_id("leave-button").click()
-    expect(pages["mediator"].get_by_test_id("tile-consumer")).to_have_count(0)
-    pages["consumer"].get_by_test_id("rejoin-button").click()
-    wait_receiving(pages["consumer"], ["mediator"])
-    wait_receiving(pages["mediator"], ["consumer"])
+    (``run_server`` picks a new port; the pages' reconnecting is the readiness check here.)
+    """
+    port = str(urlsplit(before.url).port)
+    command = [
+        sys.executable, "-m", "server", "serve", "--demo",
+        "--host", "127.0.0.1", "--port", port, "--ice-host", "127.0.0.1",
+        "--data-dir", str(before.data_dir),
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_server_restart_reconnects_with_a_fresh_peer_connection(
+    tmp_path: Path, new_page: NewPage
+) -> None:
+    with run_server(tmp_path) as before:
+        pages = {
+            "mediator": open_and_join(before, new_page, "mediator"),
+            "consumer": open_and_join(before, new_page, "consumer", phone=True),
+        }
+        wait_receiving(pages["mediator"], ["consumer"])
+        wait_receiving(pages["consumer"], ["mediator"])
+        before.process.kill()  # a crash: every connection drops at once
+        before.process.wait()
+    for page in pages.values():
+        expect(page.get_by_test_id("connection-state")).to_have_text("重新连接中")
+
+    # Socket.IO reconnects by itself; the page joins again and answers the new offer on a new
+    # peer connection (the old one belonged to the dead server).
+    with restarted(before, tmp_path / "restarted.log"):
+        wait_receiving(pages["mediator"], ["consumer"])
+        wait_receiving(pages["consumer"], ["mediator"])
+        for page in pages.values():
+            expect(page.get_by_test_id("connection-state")).to_have_text("已连接")
+
+
+def test_second_tab_replaces_the_first(server: Server, new_page: NewPage) -> None:
+    first = open_and_join(server, new_page, "mediator")
+    wait_for(first, lambda r: r["self"] is not None, "first tab in the room")
+    second = open_and_join(server, new_page, "mediator")
+    wait_for(second, lambda r: r["self"] is not None, "second tab in the room")
+
+    expect(first.get_by_test_id("replaced-message")).to_be_visible()
+    assert snapshot(first)["view"] == "replaced"
+    # ... and it can take the place back.
+    first.get_by_test_id("continue-here-button").click()
+    expect(second.get_by_test_id("replaced-message")).to_be_visible()
+    wait_for(first, lambda r: r["view"] == "room" and r["self"] is not None, "back in the room")
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "words"),
+    [("NotAllowedError", "denied", "许可"), ("NotFoundError", "notfound", "没有找到")],
+)
+def test_device_problem_is_explained_and_entering_without_works(
+    server: Server, new_page: NewPage, error: str, code: str, words: str
+) -> None:
+    page = new_page(phone=True)
+    # The fake devices always work: make getUserMedia fail the way a real browser does.
+    page.add_init_script(
+        "navigator.mediaDevices.getUserMedia = async () => {"
+        f" throw new DOMException('refused in this test', '{error}'); }};"
+    )
+    page.goto(server.links["consumer"])
+    problem = page.get_by_test_id("media-error")
+    expect(problem).to_be_visible()
+    expect(problem).to_have_attribute("data-code", code)
+    expect(page.get_by_test_id("media-error-title")).to_contain_text(words)
+    expect(page.get_by_test_id("media-error-advice")).to_contain_text("不开摄像头和麦克风")
+
+    page.get_by_test_id("join-without-media").click()
+    wait_for(
+        page,
+        lambda r: r["self"] is not None and r["local"] == {"audio": False, "video": False},
+        "in the room without devices",
+    )
+    expect(page.get_by_test_id("toggle-video")).to_have_attribute("aria-pressed", "true")
+
+
+def test_every_message_exists_in_both_languages(server: Server, new_page: NewPage) -> None:
+    page = new_page()
+    page.goto(server.links["consumer"])
+    problems = page.evaluate(
+        """async () => {
+            const { MESSAGES } = await import("/static/js/i18n.js");
+            const [zh, en] = [MESSAGES["zh-CN"], MESSAGES.en].map(Object.keys);
+            const used = [...document.querySelectorAll("*")].flatMap(el =>
+                Object.entries(el.dataset).filter(([k]) => k.startsWith("i18n")).map(([, v]) => v));
+            return {
+                onlyZh: zh.filter(k => !en.includes(k)),
+                onlyEn: en.filter(k => !zh.includes(k)),
+                missing: used.filter(k => !zh.includes(k)),
+            };
+        }"""
+    )
+    assert problems == {"onlyZh": [], "onlyEn": [], "missing": []}
