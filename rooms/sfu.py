@@ -441,7 +441,7 @@ class Sfu:
                 "type": local.type,
                 "sdp": local.sdp,
                 "revision": peer.revision,
-                "publish": {kind: t.mid for kind, t in peer.publish.items()},
+                "publish": {kind: t.mid for kind, t in peer.publish.items() if t.mid},
                 "tracks": tracks,
             },
         )

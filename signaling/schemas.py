@@ -99,7 +99,7 @@ class Offer(Message):
     type: Literal["offer"]
     sdp: str
     revision: int
-    publish: dict[str, str | None]
+    publish: dict[str, str]
     tracks: dict[str, TrackInfo]
 
 

@@ -29,6 +29,8 @@ async def make_client(server: RunningServer) -> AsyncIterator[Callable[[str], Ro
     yield _make
     for client in clients:
         await client.close()
+    for client in clients:
+        assert not client.schema_violations, client.schema_violations
 
 
 def receiving_video(client: RoomClient, owner: str) -> bool:

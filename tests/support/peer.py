@@ -27,6 +27,7 @@ from aiortc import (
 from av import AudioFrame, VideoFrame
 
 from rooms import aiortc_hooks
+from signaling import schemas
 
 PATTERNS: dict[str, tuple[int, int]] = {
     "mediator": (30, 220),
@@ -128,6 +129,8 @@ class RoomClient:
         self.pc: RTCPeerConnection | None = None
         self.events: list[tuple[str, Any]] = []
         self.errors: list[dict[str, Any]] = []
+        self.schema_violations: list[str] = []
+        """Server events that did not match their documented schema (``signaling.schemas``)."""
         self.remote: dict[str, RemoteMedia] = {}
         self.joined: dict[str, Any] | None = None
         self.video_track: PatternVideoTrack | None = None
@@ -148,8 +151,15 @@ class RoomClient:
         self.sio.on("error", self._on_error)
         self.sio.on("offer", self._on_offer)
 
+    def _check(self, event: str, data: Any) -> None:
+        try:
+            schemas.FACTS[event].model_validate(data)
+        except Exception as exc:
+            self.schema_violations.append(f"{event}: {exc}")
+
     def _recorder(self, event: str) -> Any:
         async def _record(data: Any) -> None:
+            self._check(event, data)
             self.events.append((event, data))
             if event == "joined":
                 self.joined = data
@@ -157,6 +167,7 @@ class RoomClient:
         return _record
 
     async def _on_error(self, data: dict[str, Any]) -> None:
+        self._check("error", data)
         self.errors.append(data)
 
     async def connect(self, *, room_id: str | None = None, token: str | None = None) -> None:
@@ -188,6 +199,7 @@ class RoomClient:
         await self.sio.call("set_media_state", {"audio": True, "video": True}, timeout=10)
 
     async def _on_offer(self, offer: dict[str, Any]) -> None:
+        self._check("offer", offer)
         async with self._offer_lock:
             self.offers += 1
             if self.pc is None:
