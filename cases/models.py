@@ -1,0 +1,302 @@
+"""The case record's tables: SQLAlchemy 2 typed models, portable between SQLite and PostgreSQL.
+
+Enumerations are stored as short strings (readable in a dump, no database enum types to migrate);
+money is an exact ``Numeric(14, 2)`` in CNY; every time is stored in UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Base of every table of the case record."""
+
+
+class CaseStatus(enum.StrEnum):
+    """Life of a case: received → accepted → in mediation → concluded."""
+
+    RECEIVED = "received"
+    NOT_ACCEPTED = "not_accepted"
+    """The office decided not to accept the complaint (不予受理)."""
+    ACCEPTED = "accepted"
+    IN_MEDIATION = "in_mediation"
+    SETTLED = "settled"
+    NOT_SETTLED = "not_settled"
+    """Mediation ended without agreement (调解终止)."""
+    WITHDRAWN = "withdrawn"
+
+
+CONCLUDED = frozenset({CaseStatus.SETTLED, CaseStatus.NOT_SETTLED, CaseStatus.WITHDRAWN})
+
+
+class PartyRole(enum.StrEnum):
+    CONSUMER = "consumer"
+    BUSINESS = "business"
+
+
+class Office(Base):
+    """A market-regulation office or consumer association; mediators see their office's cases."""
+
+    __tablename__ = "offices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Mediator(Base):
+    """A mediator's (or supervisor's) account."""
+
+    __tablename__ = "mediators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"))
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    """``scrypt$n$r$p$salt$hash`` (see :mod:`cases.passwords`)."""
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Case(Base):
+    """A consumer complaint worked as a mediation case."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    """The office's case number, e.g. ``2026-000123``."""
+    complaint_number: Mapped[str | None] = mapped_column(String(40))
+    """The 12315 platform's complaint number, when the case came from there."""
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
+    mediator_id: Mapped[int | None] = mapped_column(ForeignKey("mediators.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(40), index=True)
+    claim: Mapped[str] = mapped_column(Text, default="")
+    """What the consumer asks for, in their words."""
+    amount_in_dispute: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    amount_recovered: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    status: Mapped[str] = mapped_column(String(20), default=CaseStatus.RECEIVED.value, index=True)
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    """The day the complaint was received: the acceptance deadline counts from it."""
+    accepted_on: Mapped[dt.date | None] = mapped_column(Date)
+    concluded_on: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    parties: Mapped[list[Party]] = relationship(back_populates="case", order_by="Party.id")
+    status_changes: Mapped[list[StatusChange]] = relationship(
+        back_populates="case", order_by="StatusChange.id"
+    )
+
+
+class StatusChange(Base):
+    """One move of a case's status, with its time and who made it."""
+
+    __tablename__ = "status_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    case: Mapped[Case] = relationship(back_populates="status_changes")
+
+
+class Party(Base):
+    """The consumer or the business of a case. Personal data: shown masked, never logged."""
+
+    __tablename__ = "parties"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    id_number: Mapped[str | None] = mapped_column(String(32))
+    """Consumer's resident ID number (optional)."""
+    credit_code: Mapped[str | None] = mapped_column(String(32))
+    """Business's unified social credit code (统一社会信用代码, optional)."""
+    contact_person: Mapped[str | None] = mapped_column(String(64))
+
+    case: Mapped[Case] = relationship(back_populates="parties")
+
+
+class Sitting(Base):
+    """One run of the room for a case."""
+
+    __tablename__ = "sittings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    room_id: Mapped[str] = mapped_column(String(64), unique=True)
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(String(20))
+
+
+class Attendance(Base):
+    """Who was in a sitting, from when to when."""
+
+    __tablename__ = "attendances"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sitting_id: Mapped[int] = mapped_column(ForeignKey("sittings.id"), index=True)
+    participant_id: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(20))
+    joined_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    left_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Invitation(Base):
+    """A stored, revocable join link (the token itself is not stored, only its id)."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    sitting_id: Mapped[int | None] = mapped_column(ForeignKey("sittings.id"))
+    role: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(120))
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("mediators.id"))
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InvitationUse(Base):
+    """Every time a link was used: when, from where, with what browser."""
+
+    __tablename__ = "invitation_uses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invitation_id: Mapped[str] = mapped_column(ForeignKey("invitations.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(400), default="")
+
+
+class TranscriptEntry(Base):
+    """One line of the session record (笔录): chat, a system event or a mediator's note."""
+
+    __tablename__ = "transcript_entries"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    sitting_id: Mapped[int | None] = mapped_column(ForeignKey("sittings.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    """1, 2, 3… within the case, in the order the server accepted the entries."""
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(20))
+    """``chat``, ``system`` or ``note``."""
+    author: Mapped[str] = mapped_column(String(120))
+    author_role: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class AuditEvent(Base):
+    """Append-only audit chain of a case: each event holds the hash of the one before."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Evidence(Base):
+    """A file a party or the mediator put on the record (filled by the session issue)."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    sitting_id: Mapped[int | None] = mapped_column(ForeignKey("sittings.id"))
+    submitted_by: Mapped[str] = mapped_column(String(120))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(500))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Recording(Base):
+    """One recorded segment (filled by the recording issue)."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    sitting_id: Mapped[int] = mapped_column(ForeignKey("sittings.id"))
+    participant_id: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(500))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    codecs: Mapped[str] = mapped_column(String(100), default="")
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class Agreement(Base):
+    """A settlement agreement (filled by the agreement issue)."""
+
+    __tablename__ = "agreements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Signature(Base):
+    """A party's signature of one exact agreement text."""
+
+    __tablename__ = "signatures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(120))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    image_path: Mapped[str] = mapped_column(String(500))
+    signed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,417 @@
+"""Repository functions of the case record; each takes an ``AsyncSession`` inside a transaction.
+
+Every change to a case also appends to the case's audit chain, in the same transaction, so the
+record and its proof are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cases.audit import GENESIS, ChainProblem, canonical, event_hash, verify_chain
+from cases.errors import CaseError
+from cases.models import (
+    CONCLUDED,
+    AuditEvent,
+    Case,
+    CaseStatus,
+    Mediator,
+    Office,
+    Party,
+    PartyRole,
+    StatusChange,
+    TranscriptEntry,
+    utcnow,
+)
+from cases.passwords import hash_password
+
+
+class CaseNotFound(CaseError):
+    code = "case_not_found"
+
+
+class InvalidStatusTransition(CaseError):
+    code = "invalid_status_transition"
+
+
+class InvalidField(CaseError):
+    """A value that is well-typed but not acceptable; ``field`` names it."""
+
+    code = "invalid_field"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+_TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
+    CaseStatus.RECEIVED: frozenset(
+        {CaseStatus.ACCEPTED, CaseStatus.NOT_ACCEPTED, CaseStatus.WITHDRAWN}
+    ),
+    CaseStatus.ACCEPTED: frozenset({CaseStatus.IN_MEDIATION, CaseStatus.WITHDRAWN}),
+    CaseStatus.IN_MEDIATION: frozenset(
+        {CaseStatus.SETTLED, CaseStatus.NOT_SETTLED, CaseStatus.WITHDRAWN}
+    ),
+    CaseStatus.NOT_ACCEPTED: frozenset(),
+    CaseStatus.SETTLED: frozenset(),
+    CaseStatus.NOT_SETTLED: frozenset(),
+    CaseStatus.WITHDRAWN: frozenset(),
+}
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """``13812341234`` → ``138****1234``: enough to recognise, not enough to call."""
+    if not phone:
+        return phone
+    digits = phone.strip()
+    if len(digits) <= 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def mask_id_number(value: str | None) -> str | None:
+    """A resident ID number keeps its first and last two characters only."""
+    if not value:
+        return value
+    return value[:2] + "*" * max(0, len(value) - 4) + value[-2:]
+
+
+def parse_amount(value: Any, field: str = "amount") -> Decimal:
+    """An exact CNY amount: not negative, at most two decimals, below a trillion."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError) as exc:
+        raise InvalidField(field, "not a number") from exc
+    if not amount.is_finite() or amount < 0:
+        raise InvalidField(field, "must be zero or more")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise InvalidField(field, "has more than two decimals (fen)")
+    if amount >= Decimal("1000000000000"):
+        raise InvalidField(field, "is too large")
+    return amount.quantize(Decimal("0.01"))
+
+
+# -- audit ---------------------------------------------------------------------------------
+
+
+async def append_audit(
+    session: AsyncSession, case_id: int, actor: str, kind: str, payload: dict[str, Any]
+) -> AuditEvent:
+    """Append one event to a case's chain (the caller holds the case row's lock)."""
+    last = (
+        await session.execute(
+            select(AuditEvent.seq, AuditEvent.hash)
+            .where(AuditEvent.case_id == case_id)
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    at = utcnow()
+    event = AuditEvent(
+        case_id=case_id,
+        seq=seq,
+        at=at,
+        actor=actor,
+        kind=kind,
+        payload=payload,
+        prev_hash=prev,
+        hash=event_hash(prev, case_id, seq, at, actor, kind, payload),
+    )
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def audit_events(session: AsyncSession, case_id: int) -> Sequence[AuditEvent]:
+    result = await session.execute(
+        select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.seq)
+    )
+    return result.scalars().all()
+
+
+async def verify_case(session: AsyncSession, case_id: int) -> list[ChainProblem]:
+    """Problems in a case's record; empty when intact.
+
+    The chain proves the audit events; the events' digests prove the rows they describe
+    (transcript entries, parties), so an edited, deleted or added row shows up too.
+    """
+    events = await audit_events(session, case_id)
+    problems = verify_chain(events)
+    entries = {e.seq: e for e in await transcript(session, case_id)}
+    parties = {
+        p.id: p
+        for p in (await session.execute(select(Party).where(Party.case_id == case_id))).scalars()
+    }
+    described_entries: set[int] = set()
+    described_parties: set[int] = set()
+    for ev in events:
+        if ev.kind == "transcript":
+            seq = int(ev.payload["seq"])
+            described_entries.add(seq)
+            entry = entries.get(seq)
+            if entry is None:
+                problems.append(ChainProblem(ev.seq, f"transcript entry {seq} is missing"))
+            elif _sha256(entry.text) != ev.payload["text_sha256"]:
+                problems.append(ChainProblem(ev.seq, f"transcript entry {seq} was edited"))
+        elif ev.kind == "party_added":
+            party_id = int(ev.payload["party_id"])
+            described_parties.add(party_id)
+            party = parties.get(party_id)
+            if party is None:
+                problems.append(ChainProblem(ev.seq, f"party {party_id} is missing"))
+            elif _party_digest(party) != ev.payload["data_sha256"]:
+                problems.append(ChainProblem(ev.seq, f"party {party_id} was edited"))
+    for seq in sorted(set(entries) - described_entries):
+        problems.append(ChainProblem(0, f"transcript entry {seq} is not in the audit chain"))
+    for party_id in sorted(set(parties) - described_parties):
+        problems.append(ChainProblem(0, f"party {party_id} is not in the audit chain"))
+    return problems
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# -- offices and mediators -----------------------------------------------------------------
+
+
+async def create_office(session: AsyncSession, name: str) -> Office:
+    office = Office(name=name)
+    session.add(office)
+    await session.flush()
+    return office
+
+
+async def create_mediator(
+    session: AsyncSession, office: Office, username: str, display_name: str, password: str
+) -> Mediator:
+    mediator = Mediator(
+        office_id=office.id,
+        username=username,
+        display_name=display_name,
+        password_hash=hash_password(password),
+    )
+    session.add(mediator)
+    await session.flush()
+    return mediator
+
+
+# -- cases ---------------------------------------------------------------------------------
+
+
+async def lock_case(session: AsyncSession, case_id: int) -> Case:
+    """The case row, locked for this transaction (appends to its chain are serialized)."""
+    case = (
+        await session.execute(select(Case).where(Case.id == case_id).with_for_update())
+    ).scalar_one_or_none()
+    if case is None:
+        raise CaseNotFound(f"no case {case_id}")
+    return case
+
+
+async def create_case(
+    session: AsyncSession,
+    *,
+    office_id: int,
+    number: str,
+    title: str,
+    category: str,
+    received_on: dt.date,
+    actor: str,
+    claim: str = "",
+    amount_in_dispute: Any = None,
+    complaint_number: str | None = None,
+    mediator_id: int | None = None,
+) -> Case:
+    """Record a received complaint as a case."""
+    if not title.strip():
+        raise InvalidField("title", "must not be empty")
+    case = Case(
+        office_id=office_id,
+        number=number,
+        title=title.strip(),
+        category=category,
+        claim=claim,
+        amount_in_dispute=(
+            None if amount_in_dispute is None else parse_amount(amount_in_dispute, "amount")
+        ),
+        complaint_number=complaint_number,
+        mediator_id=mediator_id,
+        status=CaseStatus.RECEIVED.value,
+        received_on=received_on,
+    )
+    session.add(case)
+    await session.flush()
+    session.add(StatusChange(case_id=case.id, from_status=None, to_status=case.status, actor=actor))
+    await append_audit(
+        session,
+        case.id,
+        actor,
+        "case_created",
+        {
+            "number": number,
+            "title": case.title,
+            "category": category,
+            "claim_sha256": _sha256(claim),
+            "amount_in_dispute": None
+            if case.amount_in_dispute is None
+            else str(case.amount_in_dispute),
+            "complaint_number": complaint_number,
+            "received_on": received_on.isoformat(),
+        },
+    )
+    return case
+
+
+async def change_status(
+    session: AsyncSession, case_id: int, to: CaseStatus, actor: str, reason: str = ""
+) -> Case:
+    """Move a case along its life; an illegal move changes nothing and says why."""
+    case = await lock_case(session, case_id)
+    current = CaseStatus(case.status)
+    if to not in _TRANSITIONS[current]:
+        allowed = ", ".join(sorted(_TRANSITIONS[current])) or "none (the case is closed)"
+        raise InvalidStatusTransition(
+            f"a case that is {current} cannot become {to}; allowed: {allowed}"
+        )
+    today = utcnow().date()
+    case.status = to.value
+    if to is CaseStatus.ACCEPTED:
+        case.accepted_on = today
+    if to in CONCLUDED or to is CaseStatus.NOT_ACCEPTED:
+        case.concluded_on = today
+    session.add(
+        StatusChange(
+            case_id=case.id,
+            from_status=current.value,
+            to_status=to.value,
+            actor=actor,
+            reason=reason,
+        )
+    )
+    await append_audit(
+        session,
+        case.id,
+        actor,
+        "status_changed",
+        {"from": current.value, "to": to.value, "reason": reason},
+    )
+    return case
+
+
+def _party_digest(party: Party) -> str:
+    return hashlib.sha256(
+        canonical(
+            [
+                party.role,
+                party.name,
+                party.phone,
+                party.id_number,
+                party.credit_code,
+                party.contact_person,
+            ]
+        ).encode()
+    ).hexdigest()
+
+
+async def add_party(
+    session: AsyncSession,
+    case_id: int,
+    role: PartyRole,
+    name: str,
+    actor: str,
+    *,
+    phone: str | None = None,
+    id_number: str | None = None,
+    credit_code: str | None = None,
+    contact_person: str | None = None,
+) -> Party:
+    """Add the consumer or the business to a case. The audit chain holds a digest of their
+    personal data, not the data: the chain proves it unchanged without spreading it."""
+    await lock_case(session, case_id)
+    if not name.strip():
+        raise InvalidField("name", "must not be empty")
+    party = Party(
+        case_id=case_id,
+        role=role.value,
+        name=name.strip(),
+        phone=phone,
+        id_number=id_number,
+        credit_code=credit_code,
+        contact_person=contact_person,
+    )
+    session.add(party)
+    await session.flush()
+    await append_audit(
+        session,
+        case_id,
+        actor,
+        "party_added",
+        {
+            "party_id": party.id,
+            "role": role.value,
+            "phone": mask_phone(phone),
+            "data_sha256": _party_digest(party),
+        },
+    )
+    return party
+
+
+# -- transcript ----------------------------------------------------------------------------
+
+
+async def append_transcript(
+    session: AsyncSession,
+    case_id: int,
+    *,
+    kind: str,
+    author: str,
+    author_role: str,
+    text: str,
+    sitting_id: int | None = None,
+) -> TranscriptEntry:
+    """Add one entry to the case's transcript, numbered in the order the server accepts them."""
+    await lock_case(session, case_id)
+    seq = (
+        await session.execute(
+            select(func.coalesce(func.max(TranscriptEntry.seq), 0)).where(
+                TranscriptEntry.case_id == case_id
+            )
+        )
+    ).scalar_one() + 1
+    entry = TranscriptEntry(
+        case_id=case_id,
+        sitting_id=sitting_id,
+        seq=seq,
+        kind=kind,
+        author=author,
+        author_role=author_role,
+        text=text,
+    )
+    session.add(entry)
+    await session.flush()
+    await append_audit(
+        session,
+        case_id,
+        author,
+        "transcript",
+        {"seq": seq, "kind": kind, "text_sha256": _sha256(text)},
+    )
+    return entry
+
+
+async def transcript(session: AsyncSession, case_id: int) -> Sequence[TranscriptEntry]:
+    result = await session.execute(
+        select(TranscriptEntry)
+        .where(TranscriptEntry.case_id == case_id)
+        .order_by(TranscriptEntry.seq)
+    )
+    return result.scalars().all()
