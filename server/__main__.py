@@ -13,8 +13,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from cases import db
 from server.app import create_app
 from server.config import ENV_PREFIX, Settings, load_secret, parse_ice_servers
+from server.database import SchemaMismatch, database_url, open_database
 from server.demo import seed_demo
 from server.keys import ROOMS
 
@@ -39,7 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir",
         type=Path,
         default=Path(_env("DATA_DIR", "data") or "data"),
-        help="where the signing key (and later the database and recordings) live",
+        help="where the signing key, the embedded database and recordings live",
+    )
+    serve.add_argument(
+        "--database-url",
+        default=_env("DATABASE_URL") or os.environ.get("DATABASE_URL", ""),
+        help="the case record's database, e.g. postgresql://user@host/db "
+        "(default: SQLite in the data directory, migrated automatically)",
     )
     serve.add_argument(
         "--public-url",
@@ -69,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="create a demo case, print 3 links")
     serve.add_argument("--links-file", type=Path, help="with --demo: also write the links as JSON")
     serve.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"))
+
+    database = commands.add_parser("db", help="the case record's database")
+    db_commands = database.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="migrate the schema to this version")
+    upgrade.add_argument("--database-url", default=serve.get_default("database_url"))
+    upgrade.add_argument("--data-dir", type=Path, default=serve.get_default("data_dir"))
+    upgrade.add_argument("--log-level", default=_env("LOG_LEVEL", "WARNING"))
     return parser
 
 
@@ -80,6 +95,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         port=args.port,
         data_dir=args.data_dir,
         secret=load_secret(args.data_dir),
+        database_url=args.database_url or "",
         public_url=args.public_url or "",
         ice_servers=parse_ice_servers(args.ice_servers),
         ice_hosts=tuple(hosts) if hosts else None,
@@ -90,8 +106,26 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
+async def db_upgrade(args: argparse.Namespace) -> None:
+    settings = Settings(data_dir=args.data_dir, database_url=args.database_url or "")
+    engine = db.create_engine(database_url(settings))
+    try:
+        before = await db.schema_status(engine)
+        if before.state is db.SchemaState.AHEAD:
+            sys.exit(f"mediation-room: the schema ({before.revision}) is newer than this code")
+        await db.upgrade(engine)
+        after = await db.schema_status(engine)
+    finally:
+        await engine.dispose()
+    print(f"database schema: {before.revision or 'empty'} → {after.revision}")
+
+
 async def serve(settings: Settings) -> None:
-    app = create_app(settings)
+    try:
+        engine = await open_database(settings)
+    except SchemaMismatch as exc:
+        sys.exit(f"mediation-room: {exc}")
+    app = create_app(settings, engine)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     links = seed_demo(settings, app[ROOMS]) if settings.demo else {}
@@ -129,12 +163,13 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if args.command == "serve":
-        try:
-            settings = settings_from_args(args)
-        except ValueError as exc:
-            sys.exit(f"mediation-room: {exc}")
-        asyncio.run(serve(settings))
+    try:
+        if args.command == "serve":
+            asyncio.run(serve(settings_from_args(args)))
+        elif args.command == "db" and args.db_command == "upgrade":
+            asyncio.run(db_upgrade(args))
+    except ValueError as exc:
+        sys.exit(f"mediation-room: {exc}")
 
 
 if __name__ == "__main__":

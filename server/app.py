@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 from aiortc import RTCIceServer, RTCPeerConnection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rooms import aiortc_hooks
 from rooms.registry import RoomRegistry
 from rooms.sfu import ForwardingMode, MediaConfig
 from server.config import Settings
-from server.keys import GATEWAY, ROOMS, SETTINGS
+from server.keys import DATABASE, GATEWAY, ROOMS, SETTINGS
 from server.routes import setup_routes
 from signaling.gateway import Gateway
 
@@ -45,12 +46,19 @@ async def _rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     aiortc_hooks.restrict_host_addresses(None)
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Build the whole service for ``settings`` (rooms, signaling, pages)."""
+async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[DATABASE].dispose()
+
+
+def create_app(settings: Settings, engine: AsyncEngine) -> web.Application:
+    """Build the whole service for ``settings`` on an open database (see server.database)."""
     if not settings.secret:
         raise ValueError("settings.secret is empty: load it with server.config.load_secret()")
     app = web.Application()
     app[SETTINGS] = settings
+    app[DATABASE] = engine
+    app.cleanup_ctx.append(_database_ctx)
     registry = RoomRegistry(media_config(settings))
     app[ROOMS] = registry
     gateway = Gateway(registry, settings.secret, [dict(s) for s in settings.ice_servers])

@@ -19,7 +19,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     data_dir: Path = Path("data")
-    """Where the server keeps its files (the signing secret now; the database and recordings)."""
+    """Where the server keeps its files: the signing key, the embedded database, recordings."""
     secret: bytes = b""
     """Key that signs invitation links; from the environment or ``<data_dir>/secret.key``."""
     public_url: str = ""
@@ -30,6 +30,8 @@ class Settings:
     the product contacts nothing beyond the machine unless configured to."""
     ice_hosts: tuple[str, ...] | None = None
     """Addresses the SFU gathers host candidates on; ``None`` means every interface."""
+    database_url: str = ""
+    """The case record's database (``postgresql://…``); empty: SQLite in ``data_dir``."""
     video_codec: str = "video/VP8"
     forwarding: str = "packet"
     token_ttl: int = 7 * 24 * 3600

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from rooms.registry import RoomRegistry
 from server.config import Settings
 from signaling.gateway import Gateway
 
 SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", AsyncEngine)
 ROOMS = web.AppKey("rooms", RoomRegistry)
 GATEWAY = web.AppKey("gateway", Gateway)

@@ -51,6 +51,7 @@ class RunningServer:
 def run_server(tmp: Path, *extra: str, timeout: float = 30.0) -> Iterator[RunningServer]:
     """Start ``mediation-room serve --demo`` on loopback; stop it (SIGTERM) at the end."""
     port = free_port()
+    tmp.mkdir(parents=True, exist_ok=True)
     data_dir = tmp / "data"
     links_file = tmp / "links.json"
     log_path = tmp / "server.log"
@@ -72,7 +73,11 @@ def run_server(tmp: Path, *extra: str, timeout: float = 30.0) -> Iterator[Runnin
         str(links_file),
         *extra,
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIATION_ROOM_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("MEDIATION_ROOM_") and k != "DATABASE_URL"
+    }
     with open(log_path, "wb") as log:
         process = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
