@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rooms.errors import RoomNotFound
-from rooms.room import Room, RoomInfo, RoomListener
+from rooms.room import Room, RoomInfo, RoomListener, RoomRecord
 from rooms.sfu import MediaConfig
 
 
@@ -19,12 +19,12 @@ class RoomRegistry:
         """Where rooms report their events (the signaling layer)."""
         self._listener = listener
 
-    def create_room(self, info: RoomInfo) -> Room:
+    def create_room(self, info: RoomInfo, record: RoomRecord | None = None) -> Room:
         if self._listener is None:
             raise RuntimeError("set_listener() must be called before rooms are created")
         if info.room_id in self._rooms:
             raise ValueError(f"room {info.room_id!r} exists already")
-        room = Room(info, self.media, self._listener)
+        room = Room(info, self.media, self._listener, record)
         self._rooms[info.room_id] = room
         return room
 

@@ -28,6 +28,16 @@ class RoomListener(Protocol):
     async def replaced(self, room: Room, participant: Participant, old_connection: str) -> None: ...
 
 
+class RoomRecord(Protocol):
+    """Where a room writes what happens into its case (``recordings.transcript`` implements it)."""
+
+    async def joined(self, participant_id: str, role: str, name: str) -> None: ...
+
+    async def left(self, participant_id: str, role: str, name: str, reason: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RoomInfo:
     """What a room is about (until the case record issue, kept in memory)."""
@@ -40,8 +50,15 @@ class RoomInfo:
 class Room:
     """One sitting of a case. Every command goes through :attr:`lock`, in arrival order."""
 
-    def __init__(self, info: RoomInfo, media: MediaConfig, listener: RoomListener) -> None:
+    def __init__(
+        self,
+        info: RoomInfo,
+        media: MediaConfig,
+        listener: RoomListener,
+        record: RoomRecord | None = None,
+    ) -> None:
         self.info = info
+        self.record = record
         self.state = RoomState.OPEN
         self.participants: dict[str, Participant] = {}
         self.lock = asyncio.Lock()
@@ -102,6 +119,8 @@ class Room:
         participant.connection_id = connection_id
         if old_connection is not None and old_connection != connection_id:
             await self._listener.replaced(self, participant, old_connection)
+        else:
+            await self._write("joined", participant)
         self._move(RoomState.IN_SESSION)
         await self._listener.participant_joined(self, participant)
         await self.sfu.connect(participant_id, role.value)
@@ -129,6 +148,22 @@ class Room:
         if not self.present() and self.state is RoomState.IN_SESSION:
             self._move(RoomState.OPEN)
         await self._listener.participant_left(self, participant, reason)
+        await self._write(reason, participant)
+
+    async def _write(self, what: str, participant: Participant) -> None:
+        """Put a join or leave into the case record. A failed write is logged, not fatal: the
+        parties' session matters more than one line, and the log shows the gap."""
+        if self.record is None:
+            return
+        try:
+            if what == "joined":
+                await self.record.joined(participant.id, participant.role.value, participant.name)
+            else:
+                await self.record.left(
+                    participant.id, participant.role.value, participant.name, what
+                )
+        except Exception:
+            logger.exception("Room(%s) could not record %s of %s", self.id, what, participant.id)
 
     async def set_media_state(self, participant: Participant, *, audio: bool, video: bool) -> None:
         participant.audio = audio
@@ -140,5 +175,10 @@ class Room:
         await self.sfu.close()
         for participant in self.participants.values():
             participant.connection_id = None
+        if self.record is not None:
+            try:
+                await self.record.close()
+            except Exception:
+                logger.exception("Room(%s) could not record its close", self.id)
         if self.state is not RoomState.CONCLUDED:
             self._move(RoomState.CONCLUDED)

@@ -128,7 +128,7 @@ async def serve(settings: Settings) -> None:
     app = create_app(settings, engine)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
-    links = seed_demo(settings, app[ROOMS]) if settings.demo else {}
+    links = await seed_demo(settings, app[ROOMS], engine) if settings.demo else {}
     site = web.TCPSite(runner, settings.host, settings.port)
     try:
         await site.start()

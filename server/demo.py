@@ -1,16 +1,26 @@
-"""``serve --demo``: one room of a made-up case and its three join links."""
+"""``serve --demo``: a made-up case in the case record, a new sitting of it, three join links."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from urllib.parse import quote
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cases import db
+from cases import repository as repo
 from cases.invitations import Invitation, issue_token
+from cases.models import Case, Office, PartyRole, Sitting
+from recordings.transcript import SittingRecord
 from rooms.registry import RoomRegistry
 from rooms.room import RoomInfo
 from server.config import Settings
 
 DEMO_ROOM = "demo"
+DEMO_CASE = "DEMO-2026-0001"
+DEMO_OFFICE = "演示消费者协会"
 DEMO_PARTIES = (
     ("mediator", "王调解员"),
     ("consumer", "李女士"),
@@ -23,10 +33,53 @@ def join_link(settings: Settings, invitation: Invitation) -> str:
     return f"{settings.base_url}/room/{quote(invitation.room_id)}?t={quote(token)}"
 
 
-def seed_demo(settings: Settings, registry: RoomRegistry) -> dict[str, str]:
-    """Create the demo room; return its join links by role."""
+async def _demo_case(engine: AsyncEngine) -> tuple[Case, Sitting]:
+    """The demo case (created on first run, found afterwards) and a new sitting of it."""
+    sessions = db.session_factory(engine)
+    async with sessions() as session, session.begin():
+        case = (
+            await session.execute(select(Case).where(Case.number == DEMO_CASE))
+        ).scalar_one_or_none()
+        if case is None:
+            office = (
+                await session.execute(select(Office).where(Office.name == DEMO_OFFICE))
+            ).scalar_one_or_none() or await repo.create_office(session, DEMO_OFFICE)
+            case = await repo.create_case(
+                session,
+                office_id=office.id,
+                number=DEMO_CASE,
+                title="空调安装后不制冷退款纠纷",
+                category="家用电器",
+                claim="退还货款 3299 元",
+                amount_in_dispute="3299.00",
+                received_on=dt.date.today(),
+                actor="demo",
+            )
+            await repo.add_party(
+                session, case.id, PartyRole.CONSUMER, "李女士", "demo", phone="13812341234"
+            )
+            await repo.add_party(
+                session,
+                case.id,
+                PartyRole.BUSINESS,
+                "某某电器商行",
+                "demo",
+                contact_person="张经理",
+            )
+        sitting = Sitting(case_id=case.id, room_id=DEMO_ROOM)
+        session.add(sitting)
+        await session.flush()
+        return case, sitting
+
+
+async def seed_demo(
+    settings: Settings, registry: RoomRegistry, engine: AsyncEngine
+) -> dict[str, str]:
+    """Open the demo room as a new sitting of the demo case; return its join links by role."""
+    case, sitting = await _demo_case(engine)
     registry.create_room(
-        RoomInfo(room_id=DEMO_ROOM, case_number="DEMO-2026-0001", title="空调安装后不制冷退款纠纷")
+        RoomInfo(room_id=DEMO_ROOM, case_number=case.number, title=case.title),
+        record=SittingRecord(db.session_factory(engine), case.id, sitting.id),
     )
     expires = int(time.time()) + settings.token_ttl
     return {

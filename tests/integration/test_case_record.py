@@ -181,3 +181,17 @@ async def test_bad_amounts_are_refused(engine: AsyncEngine) -> None:
                 )
     async with sessions() as session:
         assert (await session.execute(select(Case))).first() is None
+
+
+async def test_migrations_match_the_models(engine: AsyncEngine) -> None:
+    """A model changed without a migration (or the reverse) fails here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from cases.models import Base
+
+    async with engine.connect() as conn:
+        diff = await conn.run_sync(
+            lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata)
+        )
+    assert diff == []

@@ -141,10 +141,10 @@ def upgrade() -> None:
             ["cases.id"],
         ),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("room_id"),
     )
     with op.batch_alter_table("sittings", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sittings_case_id"), ["case_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_sittings_room_id"), ["room_id"], unique=False)
 
     op.create_table(
         "status_changes",
@@ -359,6 +359,7 @@ def downgrade() -> None:
 
     op.drop_table("status_changes")
     with op.batch_alter_table("sittings", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sittings_room_id"))
         batch_op.drop_index(batch_op.f("ix_sittings_case_id"))
 
     op.drop_table("sittings")

@@ -1,0 +1,87 @@
+"""The transcript writer: what happens in a sitting, written into the case record as it happens.
+
+Each entry is committed before the call returns, so anything the room has acknowledged is on
+disk; the write goes through the async driver, never blocking the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cases import repository as repo
+from cases.models import Attendance, Sitting, utcnow
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_TEXT = {
+    "joined": "{name}（{role_label}）进入调解室",
+    "left": "{name}（{role_label}）离开调解室",
+    "disconnected": "{name}（{role_label}）连接中断",
+}
+ROLE_LABELS = {"mediator": "调解员", "consumer": "消费者", "business": "商家"}
+
+
+class SittingRecord:
+    """Writes one sitting's attendance and system events into its case."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], case_id: int, sitting_id: int
+    ) -> None:
+        self._sessions = sessions
+        self.case_id = case_id
+        self.sitting_id = sitting_id
+
+    async def _system(self, session: AsyncSession, what: str, name: str, role: str) -> None:
+        text = SYSTEM_TEXT[what].format(name=name, role_label=ROLE_LABELS.get(role, role))
+        await repo.append_transcript(
+            session,
+            self.case_id,
+            kind="system",
+            author=name,
+            author_role=role,
+            text=text,
+            sitting_id=self.sitting_id,
+        )
+
+    async def joined(self, participant_id: str, role: str, name: str) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(Attendance)
+                .where(Attendance.sitting_id == self.sitting_id)
+                .where(Attendance.participant_id == participant_id)
+                .where(Attendance.left_at.is_(None))
+                .values(left_at=utcnow())
+            )
+            session.add(
+                Attendance(sitting_id=self.sitting_id, participant_id=participant_id, role=role)
+            )
+            await self._system(session, "joined", name, role)
+
+    async def left(self, participant_id: str, role: str, name: str, reason: str) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(Attendance)
+                .where(Attendance.sitting_id == self.sitting_id)
+                .where(Attendance.participant_id == participant_id)
+                .where(Attendance.left_at.is_(None))
+                .values(left_at=utcnow())
+            )
+            await self._system(session, "disconnected" if reason != "left" else "left", name, role)
+
+    async def close(self) -> None:
+        async with self._sessions() as session, session.begin():
+            now = utcnow()
+            await session.execute(
+                update(Attendance)
+                .where(Attendance.sitting_id == self.sitting_id)
+                .where(Attendance.left_at.is_(None))
+                .values(left_at=now)
+            )
+            sitting = (
+                await session.execute(select(Sitting).where(Sitting.id == self.sitting_id))
+            ).scalar_one()
+            if sitting.closed_at is None:
+                sitting.closed_at = now
