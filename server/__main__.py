@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import logging
 import os
@@ -12,8 +13,12 @@ import sys
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cases import db
+from cases import repository as repo
+from cases.models import Case, Mediator, Office
 from server.app import create_app
 from server.config import ENV_PREFIX, Settings, load_secret, parse_ice_servers
 from server.database import SchemaMismatch, database_url, open_database
@@ -78,12 +83,31 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--links-file", type=Path, help="with --demo: also write the links as JSON")
     serve.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"))
 
+    def database_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--database-url", default=serve.get_default("database_url"))
+        sub.add_argument("--data-dir", type=Path, default=serve.get_default("data_dir"))
+        sub.add_argument("--log-level", default=_env("LOG_LEVEL", "WARNING"))
+
     database = commands.add_parser("db", help="the case record's database")
     db_commands = database.add_subparsers(dest="db_command", required=True)
-    upgrade = db_commands.add_parser("upgrade", help="migrate the schema to this version")
-    upgrade.add_argument("--database-url", default=serve.get_default("database_url"))
-    upgrade.add_argument("--data-dir", type=Path, default=serve.get_default("data_dir"))
-    upgrade.add_argument("--log-level", default=_env("LOG_LEVEL", "WARNING"))
+    database_options(db_commands.add_parser("upgrade", help="migrate the schema to this version"))
+
+    verify = commands.add_parser(
+        "verify", help="check a case's record against its audit chain (exit 1 if tampered)"
+    )
+    verify.add_argument("case_number", help="the case number, e.g. 2026-000123")
+    database_options(verify)
+
+    admin = commands.add_parser("admin", help="accounts")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True)
+    create = admin_commands.add_parser(
+        "create-mediator",
+        help="create a mediator account (password from MEDIATION_ROOM_PASSWORD or a prompt)",
+    )
+    create.add_argument("--username", required=True)
+    create.add_argument("--display-name", required=True)
+    create.add_argument("--office", required=True, help="office name; created if new")
+    database_options(create)
     return parser
 
 
@@ -118,6 +142,66 @@ async def db_upgrade(args: argparse.Namespace) -> None:
     finally:
         await engine.dispose()
     print(f"database schema: {before.revision or 'empty'} → {after.revision}")
+
+
+async def _open(args: argparse.Namespace) -> AsyncEngine:
+    settings = Settings(data_dir=args.data_dir, database_url=args.database_url or "")
+    try:
+        return await open_database(settings)
+    except SchemaMismatch as exc:
+        sys.exit(f"mediation-room: {exc}")
+
+
+async def verify_case(args: argparse.Namespace) -> None:
+    engine = await _open(args)
+    try:
+        async with db.session_factory(engine)() as session:
+            case = (
+                await session.execute(select(Case).where(Case.number == args.case_number))
+            ).scalar_one_or_none()
+            if case is None:
+                sys.exit(f"mediation-room: no case numbered {args.case_number!r}")
+            problems = await repo.verify_case(session, case.id)
+            events = len(await repo.audit_events(session, case.id))
+    finally:
+        await engine.dispose()
+    if problems:
+        print(f"case {args.case_number}: {len(problems)} problem(s) in {events} audit events")
+        for problem in problems:
+            where = f"event {problem.seq}" if problem.seq else "record"
+            print(f"  {where}: {problem.reason}")
+        sys.exit(1)
+    print(f"case {args.case_number}: intact ({events} audit events)")
+
+
+def _new_password() -> str:
+    from_env = os.environ.get(ENV_PREFIX + "PASSWORD")
+    if from_env:
+        return from_env
+    if not sys.stdin.isatty():
+        sys.exit("mediation-room: set MEDIATION_ROOM_PASSWORD or run in a terminal to be asked")
+    first = getpass.getpass("password (8 characters or more): ")
+    if getpass.getpass("again: ") != first:
+        sys.exit("mediation-room: the two passwords differ; nothing was created")
+    return first
+
+
+async def create_mediator(args: argparse.Namespace) -> None:
+    password = _new_password()
+    engine = await _open(args)
+    try:
+        async with db.session_factory(engine)() as session, session.begin():
+            if (
+                await session.execute(select(Mediator).where(Mediator.username == args.username))
+            ).first():
+                sys.exit(f"mediation-room: the username {args.username!r} is taken")
+            office = (
+                await session.execute(select(Office).where(Office.name == args.office))
+            ).scalar_one_or_none() or await repo.create_office(session, args.office)
+            await repo.create_mediator(session, office, args.username, args.display_name, password)
+    finally:
+        await engine.dispose()
+    print(f"created mediator {args.username!r} in {args.office}")
 
 
 async def serve(settings: Settings) -> None:
@@ -168,6 +252,10 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(serve(settings_from_args(args)))
         elif args.command == "db" and args.db_command == "upgrade":
             asyncio.run(db_upgrade(args))
+        elif args.command == "verify":
+            asyncio.run(verify_case(args))
+        elif args.command == "admin" and args.admin_command == "create-mediator":
+            asyncio.run(create_mediator(args))
     except ValueError as exc:
         sys.exit(f"mediation-room: {exc}")
 
