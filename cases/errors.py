@@ -37,3 +37,13 @@ class TokenExpired(InvitationError):
 
 class TokenForeign(InvitationError):
     code = "token_foreign"
+
+
+class TokenRevoked(InvitationError):
+    code = "token_revoked"
+
+
+class TokenUnknown(InvitationError):
+    """Validly signed, but not among the case's stored invitations."""
+
+    code = "token_unknown"

@@ -36,6 +36,9 @@ class Invitation:
     """Display name on the invitation."""
     expires_at: int
     """Unix time after which the token is refused."""
+    invitation_id: str | None = None
+    """The stored invitation this token stands for (revocable); ``None`` for a link of a room
+    that keeps no case record (benchmarks)."""
 
 
 def _b64encode(raw: bytes) -> str:
@@ -72,6 +75,7 @@ def read_claims(token: str) -> Invitation:
             role=str(data["role"]),
             name=str(data["name"]),
             expires_at=int(data["expires_at"]),
+            invitation_id=None if data.get("invitation_id") is None else str(data["invitation_id"]),
         )
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise TokenMalformed("the token's content cannot be read") from exc

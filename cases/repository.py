@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import secrets
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -16,12 +17,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.audit import GENESIS, ChainProblem, canonical, event_hash, verify_chain
-from cases.errors import CaseError
+from cases.errors import CaseError, TokenRevoked, TokenUnknown
 from cases.models import (
     CONCLUDED,
     AuditEvent,
     Case,
     CaseStatus,
+    Invitation,
+    InvitationUse,
     Mediator,
     Office,
     Party,
@@ -415,3 +418,72 @@ async def transcript(session: AsyncSession, case_id: int) -> Sequence[Transcript
         .order_by(TranscriptEntry.seq)
     )
     return result.scalars().all()
+
+
+# -- invitations ---------------------------------------------------------------------------
+
+
+async def issue_invitation(
+    session: AsyncSession,
+    case_id: int,
+    *,
+    role: str,
+    name: str,
+    expires_at: dt.datetime,
+    actor: str,
+    sitting_id: int | None = None,
+    issued_by: int | None = None,
+) -> Invitation:
+    """Store a new join link for one role of a case (the signed token carries its id)."""
+    await lock_case(session, case_id)
+    invitation = Invitation(
+        id=secrets.token_hex(8),
+        case_id=case_id,
+        sitting_id=sitting_id,
+        role=role,
+        name=name,
+        issued_by=issued_by,
+        expires_at=expires_at,
+    )
+    session.add(invitation)
+    await session.flush()
+    await append_audit(
+        session,
+        case_id,
+        actor,
+        "invitation_issued",
+        {"invitation": invitation.id, "role": role, "expires_at": expires_at.isoformat()},
+    )
+    return invitation
+
+
+async def revoke_invitation(session: AsyncSession, invitation_id: str, actor: str) -> Invitation:
+    """Stop a link from working (at once: every connect checks it)."""
+    invitation = await session.get(Invitation, invitation_id)
+    if invitation is None:
+        raise TokenUnknown(f"no invitation {invitation_id}")
+    await lock_case(session, invitation.case_id)
+    if invitation.revoked_at is None:
+        invitation.revoked_at = utcnow()
+        await append_audit(
+            session,
+            invitation.case_id,
+            actor,
+            "invitation_revoked",
+            {"invitation": invitation.id},
+        )
+    return invitation
+
+
+async def use_invitation(
+    session: AsyncSession, invitation_id: str | None, case_id: int, ip: str, user_agent: str
+) -> Invitation:
+    """Check that a link may enter this case's room now, and note the use."""
+    invitation = None if invitation_id is None else await session.get(Invitation, invitation_id)
+    if invitation is None or invitation.case_id != case_id:
+        raise TokenUnknown("this link is not one of this case's invitations")
+    if invitation.revoked_at is not None:
+        raise TokenRevoked("this link was withdrawn by the mediator")
+    session.add(InvitationUse(invitation_id=invitation.id, ip=ip[:64], user_agent=user_agent[:400]))
+    await session.flush()
+    return invitation

@@ -46,6 +46,11 @@ class SittingRecord:
             sitting_id=self.sitting_id,
         )
 
+    async def admit(self, invitation_id: str | None, ip: str, user_agent: str) -> None:
+        """Refuse a revoked or unknown link; note the use of a good one."""
+        async with self._sessions() as session, session.begin():
+            await repo.use_invitation(session, invitation_id, self.case_id, ip, user_agent)
+
     async def joined(self, participant_id: str, role: str, name: str) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(

@@ -31,6 +31,9 @@ class RoomListener(Protocol):
 class RoomRecord(Protocol):
     """Where a room writes what happens into its case (``recordings.transcript`` implements it)."""
 
+    async def admit(self, invitation_id: str | None, ip: str, user_agent: str) -> None:
+        """Raise if the link may not enter (revoked, unknown); note its use otherwise."""
+
     async def joined(self, participant_id: str, role: str, name: str) -> None: ...
 
     async def left(self, participant_id: str, role: str, name: str, reason: str) -> None: ...

@@ -33,8 +33,11 @@ def join_link(settings: Settings, invitation: Invitation) -> str:
     return f"{settings.base_url}/room/{quote(invitation.room_id)}?t={quote(token)}"
 
 
-async def _demo_case(engine: AsyncEngine) -> tuple[Case, Sitting]:
-    """The demo case (created on first run, found afterwards) and a new sitting of it."""
+async def _demo_case(
+    engine: AsyncEngine, expires_at: dt.datetime
+) -> tuple[Case, Sitting, dict[str, str]]:
+    """The demo case (created on first run, found afterwards), a new sitting of it, and a new
+    stored invitation per role."""
     sessions = db.session_factory(engine)
     async with sessions() as session, session.begin():
         case = (
@@ -69,24 +72,45 @@ async def _demo_case(engine: AsyncEngine) -> tuple[Case, Sitting]:
         sitting = Sitting(case_id=case.id, room_id=DEMO_ROOM)
         session.add(sitting)
         await session.flush()
-        return case, sitting
+        invitations = {
+            role: (
+                await repo.issue_invitation(
+                    session,
+                    case.id,
+                    role=role,
+                    name=name,
+                    expires_at=expires_at,
+                    actor="demo",
+                    sitting_id=sitting.id,
+                )
+            ).id
+            for role, name in DEMO_PARTIES
+        }
+        return case, sitting, invitations
 
 
 async def seed_demo(
     settings: Settings, registry: RoomRegistry, engine: AsyncEngine
 ) -> dict[str, str]:
     """Open the demo room as a new sitting of the demo case; return its join links by role."""
-    case, sitting = await _demo_case(engine)
+    expires = int(time.time()) + settings.token_ttl
+    case, sitting, invitation_ids = await _demo_case(
+        engine, dt.datetime.fromtimestamp(expires, dt.UTC)
+    )
     registry.create_room(
         RoomInfo(room_id=DEMO_ROOM, case_number=case.number, title=case.title),
         record=SittingRecord(db.session_factory(engine), case.id, sitting.id),
     )
-    expires = int(time.time()) + settings.token_ttl
     return {
         role: join_link(
             settings,
             Invitation(
-                room_id=DEMO_ROOM, participant_id=role, role=role, name=name, expires_at=expires
+                room_id=DEMO_ROOM,
+                participant_id=role,
+                role=role,
+                name=name,
+                expires_at=expires,
+                invitation_id=invitation_ids[role],
             ),
         )
         for role, name in DEMO_PARTIES

@@ -49,6 +49,12 @@ async def inspect_invitation(request: web.Request) -> web.Response:
             settings.secret, request.query.get("t"), request.query.get("room") or None
         )
         room = request.app[ROOMS].get_room(invitation.room_id)
+        if room.record is not None:
+            await room.record.admit(
+                invitation.invitation_id,
+                request.remote or "",
+                request.headers.get("User-Agent", ""),
+            )
     except InvitationError as exc:
         return json_error(403 if exc.code != "token_missing" else 400, exc.code, exc.message)
     except RoomError as exc:

@@ -116,12 +116,25 @@ class Gateway:
                 token if isinstance(token, str) else None,
                 room_id if isinstance(room_id, str) else None,
             )
-            self.registry.get_room(invitation.room_id)
+            room = self.registry.get_room(invitation.room_id)
+            if room.record is not None:
+                request = environ.get("aiohttp.request")
+                await room.record.admit(
+                    invitation.invitation_id,
+                    request.remote if request is not None else "",
+                    environ.get("HTTP_USER_AGENT", ""),
+                )
         except (InvitationError, RoomError) as exc:
             logger.info("connection %s refused: %s", sid, exc.code)
             # Reaches the browser as connect_error with err.message and err.data (the body).
             raise socketio.exceptions.ConnectionRefusedError(
                 exc.message, error_body(exc.code, exc.message)
+            ) from None
+        except Exception:
+            logger.exception("connection %s: checking the invitation failed", sid)
+            message = "the server could not check the link just now; try again in a moment"
+            raise socketio.exceptions.ConnectionRefusedError(
+                message, error_body("internal", message)
             ) from None
         self._connections[sid] = Connection(sid=sid, invitation=invitation)
 

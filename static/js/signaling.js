@@ -11,6 +11,8 @@ export const REFUSAL_CODES = new Set([
   "token_invalid",
   "token_expired",
   "token_foreign",
+  "token_revoked",
+  "token_unknown",
   "room_not_found",
 ]);
 

@@ -11,8 +11,12 @@ from typing import Any
 
 import pytest
 import socketio
+from sqlalchemy import select
 
+from cases import db
+from cases import repository as repo
 from cases.invitations import issue_token, read_claims
+from cases.models import InvitationUse
 from tests.support.peer import RoomClient, wait_for
 from tests.support.server import RunningServer
 
@@ -149,3 +153,29 @@ async def test_bad_commands_get_errors_and_change_nothing(server: RunningServer)
         await consumer.close()
         await mediator.close()
     assert "Traceback" not in server.log()
+
+
+async def test_revoked_and_unrecorded_links_are_refused(server: RunningServer) -> None:
+    engine = db.create_engine(db.sqlite_url(server.data_dir))
+    try:
+        token = server.token("business")
+        sessions = db.session_factory(engine)
+        # Opening a link is a use, noted with where it came from.
+        client = RoomClient(server.url, token, "business")
+        await client.connect()
+        await client.close()
+        async with sessions() as session:
+            uses = (await session.execute(select(InvitationUse))).scalars().all()
+            assert [u.ip for u in uses] == ["127.0.0.1"]
+        async with sessions() as session, session.begin():
+            await repo.revoke_invitation(session, read_claims(token).invitation_id or "", "test")
+        data = await refusal(server, {"token": token, "room_id": "demo"})
+        assert data["code"] == "token_revoked"
+        status, body = http_get(f"{server.url}/api/invitations/inspect?t={token}&room=demo")
+        assert (status, body["code"]) == (403, "token_revoked")
+        # Signed with the right key but never issued as a stored invitation.
+        unrecorded = reissue(server, "consumer", invitation_id=None)
+        data = await refusal(server, {"token": unrecorded, "room_id": "demo"})
+        assert data["code"] == "token_unknown"
+    finally:
+        await engine.dispose()
