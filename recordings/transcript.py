@@ -76,7 +76,8 @@ class SittingRecord:
             )
             await self._system(session, "disconnected" if reason != "left" else "left", name, role)
 
-    async def close(self) -> None:
+    async def close(self, ended: bool) -> None:
+        """Everyone present leaves; the sitting itself closes only if it ``ended``."""
         async with self._sessions() as session, session.begin():
             now = utcnow()
             await session.execute(
@@ -88,5 +89,5 @@ class SittingRecord:
             sitting = (
                 await session.execute(select(Sitting).where(Sitting.id == self.sitting_id))
             ).scalar_one()
-            if sitting.closed_at is None:
+            if ended and sitting.closed_at is None:
                 sitting.closed_at = now

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from rooms.errors import RoomNotFound
 from rooms.room import Room, RoomInfo, RoomListener, RoomRecord
 from rooms.sfu import MediaConfig
+
+RoomLoader = Callable[[str], Awaitable[tuple[RoomInfo, RoomRecord] | None]]
+"""Finds a room that is not live in this process yet (an open sitting in the case record)."""
 
 
 class RoomRegistry:
     """Creates, finds and closes the rooms this process holds."""
 
-    def __init__(self, media: MediaConfig) -> None:
+    def __init__(self, media: MediaConfig, loader: RoomLoader | None = None) -> None:
         self.media = media
         self._rooms: dict[str, Room] = {}
         self._listener: RoomListener | None = None
+        self._loader = loader
 
     def set_listener(self, listener: RoomListener) -> None:
         """Where rooms report their events (the signaling layer)."""
@@ -34,6 +40,18 @@ class RoomRegistry:
             raise RoomNotFound(f"no room {room_id!r} on this server")
         return room
 
+    async def find_room(self, room_id: str) -> Room:
+        """The live room, or the one the loader opens (after a restart, say)."""
+        room = self._rooms.get(room_id)
+        if room is None and self._loader is not None:
+            found = await self._loader(room_id)
+            room = self._rooms.get(room_id)  # another task may have opened it meanwhile
+            if room is None and found is not None:
+                room = self.create_room(*found)
+        if room is None:
+            raise RoomNotFound(f"no room {room_id!r} on this server")
+        return room
+
     def has_room(self, room_id: str) -> bool:
         return room_id in self._rooms
 
@@ -41,7 +59,8 @@ class RoomRegistry:
         return list(self._rooms.values())
 
     async def close_all(self) -> None:
+        """The server is stopping: close every room; their sittings go on after a restart."""
         for room in list(self._rooms.values()):
             async with room.lock:
-                await room.close()
+                await room.close(ended=False)
         self._rooms.clear()

@@ -38,7 +38,9 @@ class RoomRecord(Protocol):
 
     async def left(self, participant_id: str, role: str, name: str, reason: str) -> None: ...
 
-    async def close(self) -> None: ...
+    async def close(self, ended: bool) -> None:
+        """The room stops: ``ended`` if the sitting is over, else the server is stopping and
+        the sitting goes on after a restart."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,14 +175,14 @@ class Room:
         participant.video = video
         await self._listener.media_state_changed(self, participant)
 
-    async def close(self) -> None:
-        """End the sitting: close every peer connection."""
+    async def close(self, ended: bool = True) -> None:
+        """Close every peer connection; ``ended=False`` when only the server is stopping."""
         await self.sfu.close()
         for participant in self.participants.values():
             participant.connection_id = None
         if self.record is not None:
             try:
-                await self.record.close()
+                await self.record.close(ended)
             except Exception:
                 logger.exception("Room(%s) could not record its close", self.id)
         if self.state is not RoomState.CONCLUDED:

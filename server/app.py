@@ -7,12 +7,18 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 from aiortc import RTCIceServer, RTCPeerConnection
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cases import db
+from cases.models import Case, Sitting
+from recordings.transcript import SittingRecord
 from rooms import aiortc_hooks
-from rooms.registry import RoomRegistry
+from rooms.registry import RoomLoader, RoomRegistry
+from rooms.room import RoomInfo, RoomRecord
 from rooms.sfu import ForwardingMode, MediaConfig
 from server.config import Settings
+from server.errors import api_errors
 from server.keys import DATABASE, GATEWAY, ROOMS, SETTINGS
 from server.routes import setup_routes
 from signaling.gateway import Gateway
@@ -46,6 +52,30 @@ async def _rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     aiortc_hooks.restrict_host_addresses(None)
 
 
+def sitting_loader(engine: AsyncEngine) -> RoomLoader:
+    """Reopens a room from its open sitting in the case record (after a restart, say)."""
+    sessions = db.session_factory(engine)
+
+    async def load(room_id: str) -> tuple[RoomInfo, RoomRecord] | None:
+        async with sessions() as session:
+            row = (
+                await session.execute(
+                    select(Sitting, Case)
+                    .join(Case, Case.id == Sitting.case_id)
+                    .where(Sitting.room_id == room_id, Sitting.closed_at.is_(None))
+                    .order_by(Sitting.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        if row is None:
+            return None
+        sitting, case = row
+        info = RoomInfo(room_id=room_id, case_number=case.number, title=case.title)
+        return info, SittingRecord(sessions, case.id, sitting.id)
+
+    return load
+
+
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[DATABASE].dispose()
@@ -55,11 +85,11 @@ def create_app(settings: Settings, engine: AsyncEngine) -> web.Application:
     """Build the whole service for ``settings`` on an open database (see server.database)."""
     if not settings.secret:
         raise ValueError("settings.secret is empty: load it with server.config.load_secret()")
-    app = web.Application()
+    app = web.Application(middlewares=[api_errors], client_max_size=1024**2)
     app[SETTINGS] = settings
     app[DATABASE] = engine
     app.cleanup_ctx.append(_database_ctx)
-    registry = RoomRegistry(media_config(settings))
+    registry = RoomRegistry(media_config(settings), loader=sitting_loader(engine))
     app[ROOMS] = registry
     gateway = Gateway(registry, settings.secret, [dict(s) for s in settings.ice_servers])
     app[GATEWAY] = gateway

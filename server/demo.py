@@ -6,13 +6,13 @@ import datetime as dt
 import time
 from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cases import db
 from cases import repository as repo
 from cases.invitations import Invitation, issue_token
-from cases.models import Case, Office, PartyRole, Sitting
+from cases.models import Case, Office, PartyRole, Sitting, utcnow
 from recordings.transcript import SittingRecord
 from rooms.registry import RoomRegistry
 from rooms.room import RoomInfo
@@ -69,6 +69,12 @@ async def _demo_case(
                 "demo",
                 contact_person="张经理",
             )
+        # The demo room id is reused: a new run ends the demo's earlier sittings.
+        await session.execute(
+            update(Sitting)
+            .where(Sitting.case_id == case.id, Sitting.closed_at.is_(None))
+            .values(closed_at=utcnow())
+        )
         sitting = Sitting(case_id=case.id, room_id=DEMO_ROOM)
         session.add(sitting)
         await session.flush()

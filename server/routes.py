@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server import views
+from server import api, views
 
 
 def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/api/session", api.login)
+    app.router.add_delete("/api/session", api.logout)
+    app.router.add_get("/api/me", api.me)
+    app.router.add_get("/api/cases", api.list_cases)
+    app.router.add_post("/api/cases", api.create_case)
+    app.router.add_get("/api/cases/{number}", api.get_case)
+    app.router.add_post("/api/cases/{number}/status", api.change_status)
+    app.router.add_post("/api/cases/{number}/parties", api.add_party)
+    app.router.add_post("/api/cases/{number}/invitations", api.issue_invitations)
+    app.router.add_post("/api/invitations/{invitation_id}/revoke", api.revoke_invitation)
+    app.router.add_get("/api/cases/{number}/record", api.get_record)
+    app.router.add_post("/api/cases/{number}/notes", api.add_note)
+    app.router.add_get("/api/openapi.json", views.openapi_json)
     app.router.add_get("/", views.index)
     app.router.add_get("/room/{room_id}", views.room_page)
     app.router.add_get("/vendor/socket.io.min.js", views.socket_io_client)

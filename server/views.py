@@ -9,18 +9,15 @@ from aiohttp import web
 from cases.errors import InvitationError
 from cases.invitations import verify_token
 from rooms.errors import RoomError
+from server.errors import json_error
 from server.keys import ROOMS, SETTINGS
-from signaling.gateway import error_body
+from server.openapi import openapi_document
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = ROOT / "static"
 SOCKET_IO_CLIENT = ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
 
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-def json_error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response(error_body(code, message), status=status, headers=NO_STORE)
 
 
 async def index(request: web.Request) -> web.StreamResponse:
@@ -48,7 +45,7 @@ async def inspect_invitation(request: web.Request) -> web.Response:
         invitation = verify_token(
             settings.secret, request.query.get("t"), request.query.get("room") or None
         )
-        room = request.app[ROOMS].get_room(invitation.room_id)
+        room = await request.app[ROOMS].find_room(invitation.room_id)
         if room.record is not None:
             await room.record.admit(
                 invitation.invitation_id,
@@ -70,6 +67,10 @@ async def inspect_invitation(request: web.Request) -> web.Response:
         },
         headers=NO_STORE,
     )
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document())
 
 
 async def healthz(request: web.Request) -> web.Response:

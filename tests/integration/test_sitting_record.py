@@ -39,7 +39,9 @@ async def test_joins_and_leaves_are_in_the_record_after_a_restart(tmp_path: Path
             case = (await session.execute(select(Case))).scalar_one()
             sittings = (await session.execute(select(Sitting).order_by(Sitting.id))).scalars().all()
             assert len(sittings) == 2
-            assert all(s.closed_at is not None for s in sittings)
+            # Stopping the server does not end a sitting; the next demo run did end the first.
+            assert sittings[0].closed_at is not None
+            assert sittings[1].closed_at is None
             texts = [
                 (e.kind, e.author_role, e.text) for e in await repo.transcript(session, case.id)
             ]

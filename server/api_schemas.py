@@ -1,0 +1,149 @@
+"""The REST API's request and response bodies (pydantic at the wire only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_CATEGORIES = (
+    "家用电器",
+    "预付卡",
+    "网络购物",
+    "餐饮",
+    "美容美发",
+    "汽车",
+    "房屋装修",
+    "教育培训",
+    "其他",
+)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginIn(Body):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class MediatorOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    office_id: int
+
+
+class CaseIn(Body):
+    title: str = Field(min_length=1, max_length=200)
+    category: str = Field(min_length=1, max_length=40)
+    claim: str = Field(default="", max_length=5000)
+    amount_in_dispute: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    complaint_number: str | None = Field(default=None, max_length=40, pattern=r"^[0-9A-Za-z-]+$")
+    received_on: dt.date | None = None
+    """Defaults to today."""
+
+
+class PartyIn(Body):
+    role: Literal["consumer", "business"]
+    name: str = Field(min_length=1, max_length=120)
+    phone: str | None = Field(default=None, max_length=32, pattern=r"^[0-9+\- ]{3,32}$")
+    id_number: str | None = Field(default=None, max_length=32, pattern=r"^[0-9Xx]{15,18}$")
+    credit_code: str | None = Field(default=None, max_length=32, pattern=r"^[0-9A-Z]{18}$")
+    contact_person: str | None = Field(default=None, max_length=64)
+
+
+class PartyOut(BaseModel):
+    id: int
+    role: str
+    name: str
+    phone: str | None
+    """Masked (138****1234) unless asked for with ``?reveal=1``."""
+    id_number: str | None
+    credit_code: str | None
+    contact_person: str | None
+
+
+class DeadlineOut(BaseModel):
+    what: str
+    due: dt.date
+    working_days_left: int
+    flag: Literal["ok", "due_soon", "overdue"]
+
+
+class CaseOut(BaseModel):
+    number: str
+    complaint_number: str | None
+    title: str
+    category: str
+    claim: str
+    amount_in_dispute: Decimal | None
+    amount_recovered: Decimal | None
+    status: str
+    received_on: dt.date
+    accepted_on: dt.date | None
+    concluded_on: dt.date | None
+    deadline: DeadlineOut | None
+    parties: list[PartyOut]
+
+
+class CaseList(BaseModel):
+    cases: list[CaseOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class StatusIn(Body):
+    to: Literal["accepted", "not_accepted", "in_mediation", "settled", "not_settled", "withdrawn"]
+    reason: str = Field(default="", max_length=2000)
+
+
+class InvitationsIn(Body):
+    valid_hours: int = Field(default=72, ge=1, le=24 * 30)
+
+
+class InvitationOut(BaseModel):
+    id: str
+    role: str
+    name: str
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+    link: str | None = None
+    """Only in the answer that issues it: the link is not stored, only its id."""
+
+
+class InvitationsOut(BaseModel):
+    room_id: str
+    invitations: list[InvitationOut]
+
+
+class NoteIn(Body):
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class EntryOut(BaseModel):
+    seq: int
+    at: dt.datetime
+    kind: str
+    author: str
+    author_role: str
+    text: str
+
+
+class SittingOut(BaseModel):
+    id: int
+    room_id: str
+    opened_at: dt.datetime
+    closed_at: dt.datetime | None
+
+
+class RecordOut(BaseModel):
+    case: CaseOut
+    sittings: list[SittingOut]
+    transcript: list[EntryOut]
+    audit_events: int
+    audit_intact: bool

@@ -1,0 +1,125 @@
+"""The OpenAPI document of the REST API, built from the same pydantic models the handlers use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from server import api_schemas as s
+
+# (method, path, summary, request body, response body)
+OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | None]] = [
+    ("post", "/api/session", "Log in (sets the session cookie)", s.LoginIn, s.MediatorOut),
+    ("delete", "/api/session", "Log out", None, None),
+    ("get", "/api/me", "The logged-in mediator", None, s.MediatorOut),
+    (
+        "get",
+        "/api/cases",
+        "List the office's cases (page, per_page, status, category, q, deadline)",
+        None,
+        s.CaseList,
+    ),
+    ("post", "/api/cases", "Create a case", s.CaseIn, s.CaseOut),
+    (
+        "get",
+        "/api/cases/{number}",
+        "One case (personal data masked unless reveal=1)",
+        None,
+        s.CaseOut,
+    ),
+    ("post", "/api/cases/{number}/status", "Move the case along its life", s.StatusIn, s.CaseOut),
+    (
+        "post",
+        "/api/cases/{number}/parties",
+        "Add the consumer or the business",
+        s.PartyIn,
+        s.CaseOut,
+    ),
+    (
+        "post",
+        "/api/cases/{number}/invitations",
+        "Open a sitting and issue its three links",
+        s.InvitationsIn,
+        s.InvitationsOut,
+    ),
+    (
+        "post",
+        "/api/invitations/{invitation_id}/revoke",
+        "Withdraw a link at once",
+        None,
+        s.InvitationOut,
+    ),
+    (
+        "get",
+        "/api/cases/{number}/record",
+        "Sittings, transcript and the audit check",
+        None,
+        s.RecordOut,
+    ),
+    (
+        "post",
+        "/api/cases/{number}/notes",
+        "Add a mediator's note to the transcript",
+        s.NoteIn,
+        s.EntryOut,
+    ),
+    ("get", "/api/invitations/inspect", "Whom a join link is for (t, room)", None, None),
+]
+
+
+def openapi_document() -> dict[str, Any]:
+    components: dict[str, Any] = {
+        "ErrorBody": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "event": {"type": ["string", "null"]},
+            },
+        }
+    }
+    paths: dict[str, Any] = {}
+
+    def ref(model: type[BaseModel]) -> dict[str, str]:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in schema.pop("$defs", {}).items():
+            components[name] = definition
+        components[model.__name__] = schema
+        return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+    error = {
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    }
+    for method, path, summary, request, response in OPERATIONS:
+        operation: dict[str, Any] = {
+            "summary": summary,
+            "responses": {
+                "200": {"description": "OK"}
+                if response is None
+                else {
+                    "description": "OK",
+                    "content": {"application/json": {"schema": ref(response)}},
+                },
+                "4XX": {"description": "The error body", **error},
+            },
+        }
+        if request is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": ref(request)}},
+            }
+        params = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
+        if params:
+            operation["parameters"] = [
+                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                for p in params
+            ]
+        paths.setdefault(path, {})[method] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Cloud mediation room", "version": "0.1.0"},
+        "paths": paths,
+        "components": {"schemas": components},
+    }

@@ -1,0 +1,207 @@
+"""The mediators' REST API on both databases, through the real app (pytest-aiohttp)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from cases import db
+from cases import repository as repo
+from server.app import create_app
+from server.config import Settings
+from server.openapi import OPERATIONS
+from tests.support.database import BACKENDS, fresh_database
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "correct horse battery"
+Client = TestClient  # type: ignore[type-arg]
+
+
+@pytest.fixture(params=BACKENDS)
+async def client(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    aiohttp_client: Callable[[Any], Awaitable[Client]],
+) -> AsyncIterator[Client]:
+    engine = db.create_engine(await fresh_database(request.param, tmp_path))
+    await db.upgrade(engine)
+    async with db.session_factory(engine)() as session, session.begin():
+        for office_name, username in (("甲市消协", "wang"), ("乙市消协", "zhao")):
+            office = await repo.create_office(session, office_name)
+            await repo.create_mediator(session, office, username, f"{username}调解员", PASSWORD)
+    settings = Settings(data_dir=tmp_path, secret=b"s" * 32, ice_hosts=("127.0.0.1",))
+    yield await aiohttp_client(create_app(settings, engine))
+
+
+async def login(client: Client, username: str = "wang") -> None:
+    resp = await client.post("/api/session", json={"username": username, "password": PASSWORD})
+    assert resp.status == 200, await resp.text()
+
+
+async def error(resp: Any, status: int, code: str) -> dict[str, Any]:
+    body: dict[str, Any] = await resp.json()
+    assert resp.status == status, body
+    assert set(body) == {"code", "message", "event"}, body
+    assert body["code"] == code, body
+    return body
+
+
+CASE = {
+    "title": "空调不制冷",
+    "category": "家用电器",
+    "claim": "退款",
+    "amount_in_dispute": "3299.50",
+}
+
+
+async def new_case(client: Client, **changes: Any) -> dict[str, Any]:
+    resp = await client.post("/api/cases", json={**CASE, **changes})
+    assert resp.status == 201, await resp.text()
+    body: dict[str, Any] = await resp.json()
+    return body
+
+
+async def test_anonymous_requests_get_401(client: Client) -> None:
+    for method, path, *_ in OPERATIONS:
+        if path in ("/api/session", "/api/invitations/inspect"):
+            continue
+        url = re.sub(r"\{[a-z_]+\}", "x", path)
+        resp = await client.request(method, url, json={})
+        await error(resp, 401, "not_logged_in")
+
+
+async def test_login_logout(client: Client) -> None:
+    resp = await client.post("/api/session", json={"username": "wang", "password": "nope"})
+    await error(resp, 401, "bad_credentials")
+    resp = await client.post("/api/session", json={"username": "ghost", "password": PASSWORD})
+    await error(resp, 401, "bad_credentials")
+    await login(client)
+    assert (await (await client.get("/api/me")).json())["username"] == "wang"
+    assert (await client.delete("/api/session")).status == 200
+    await error(await client.get("/api/me"), 401, "not_logged_in")
+
+
+async def test_bad_input_is_refused_and_changes_nothing(client: Client) -> None:
+    await login(client)
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"title": "x" * 201}, "title"),
+        ({"category": "飞船"}, "category"),
+        ({"amount_in_dispute": "-1"}, "amount_in_dispute"),
+        ({"amount_in_dispute": "1.234"}, "amount_in_dispute"),
+        ({"amount_in_dispute": "一百"}, "amount_in_dispute"),
+        ({"received_on": "2999-01-01"}, "received_on"),
+        ({"title": 42}, "title"),
+        ({"colour": "red"}, "colour"),
+    ]
+    for changes, field in cases:
+        resp = await client.post("/api/cases", json={**CASE, **changes})
+        body = await error(resp, 422, "invalid_payload")
+        assert field in body["message"], body
+    resp = await client.post("/api/cases", data="not json", headers={"Content-Type": "text/plain"})
+    await error(resp, 415, "unsupported_media_type")
+    resp = await client.post(
+        "/api/cases", data="{broken", headers={"Content-Type": "application/json"}
+    )
+    await error(resp, 400, "invalid_json")
+    assert (await (await client.get("/api/cases")).json())["total"] == 0
+
+
+async def test_case_life_through_the_api(client: Client) -> None:
+    await login(client)
+    case = await new_case(client, complaint_number="12315-2026-001")
+    number = case["number"]
+    assert re.fullmatch(r"\d{4}-\d{6}", number)
+    assert case["status"] == "received"
+    assert case["amount_in_dispute"] == "3299.50"
+    assert case["deadline"]["what"] == "acceptance"
+    resp = await client.post(
+        f"/api/cases/{number}/parties",
+        json={"role": "consumer", "name": "李女士", "phone": "13812341234"},
+    )
+    assert resp.status == 201
+    assert (await resp.json())["parties"][0]["phone"] == "138****1234"
+    revealed = await (await client.get(f"/api/cases/{number}?reveal=1")).json()
+    assert revealed["parties"][0]["phone"] == "13812341234"
+    resp = await client.post(f"/api/cases/{number}/parties", json={"role": "consumer", "name": "x"})
+    await error(resp, 409, "conflict")
+
+    resp = await client.post(f"/api/cases/{number}/status", json={"to": "settled"})
+    body = await error(resp, 409, "invalid_status_transition")
+    assert "received cannot become settled" in body["message"]
+    for to in ("accepted", "in_mediation"):
+        resp = await client.post(f"/api/cases/{number}/status", json={"to": to})
+        assert resp.status == 200, await resp.text()
+    assert (await resp.json())["deadline"]["what"] == "mediation"
+
+    listed = await (await client.get("/api/cases?status=in_mediation&q=空调")).json()
+    assert [c["number"] for c in listed["cases"]] == [number]
+    assert (await (await client.get("/api/cases?status=settled")).json())["total"] == 0
+    await error(await client.get("/api/cases?status=bogus"), 422, "invalid_payload")
+
+
+async def test_invitations_open_a_sitting_and_can_be_revoked(client: Client) -> None:
+    await login(client)
+    number = (await new_case(client))["number"]
+    resp = await client.post(f"/api/cases/{number}/invitations", json={})
+    body = await error(resp, 409, "conflict")
+    assert body["message"] == "add the business and consumer to the case first"
+    for role, name in (("consumer", "李女士"), ("business", "某电器行")):
+        await client.post(f"/api/cases/{number}/parties", json={"role": role, "name": name})
+    resp = await client.post(f"/api/cases/{number}/invitations", json={"valid_hours": 2})
+    assert resp.status == 201
+    issued = await resp.json()
+    links = {i["role"]: i["link"] for i in issued["invitations"]}
+    assert set(links) == {"mediator", "consumer", "business"}
+
+    consumer = urlparse(links["consumer"])
+    token = parse_qs(consumer.query)["t"][0]
+    room_id = consumer.path.rsplit("/", 1)[1]
+    assert room_id == issued["room_id"]
+    inspect = f"/api/invitations/inspect?t={token}&room={room_id}"
+    seen = await (await client.get(inspect)).json()
+    assert (seen["role"], seen["name"], seen["case_number"]) == ("consumer", "李女士", number)
+
+    invitation_id = next(i["id"] for i in issued["invitations"] if i["role"] == "consumer")
+    await login(client, "zhao")  # another office: as if the invitation did not exist
+    await error(
+        await client.post(f"/api/invitations/{invitation_id}/revoke"), 404, "invitation_not_found"
+    )
+    await error(await client.get(f"/api/cases/{number}"), 404, "case_not_found")
+    await login(client, "wang")
+    resp = await client.post(f"/api/invitations/{invitation_id}/revoke")
+    assert resp.status == 200
+    assert (await resp.json())["revoked_at"] is not None
+    await error(await client.get(inspect), 403, "token_revoked")
+
+
+async def test_record_holds_notes_and_checks_its_chain(client: Client) -> None:
+    await login(client)
+    number = (await new_case(client))["number"]
+    resp = await client.post(f"/api/cases/{number}/notes", json={"text": "双方同意下周复谈"})
+    assert resp.status == 201
+    await error(
+        await client.post(f"/api/cases/{number}/notes", json={"text": ""}), 422, "invalid_payload"
+    )
+    record = await (await client.get(f"/api/cases/{number}/record")).json()
+    assert [(e["kind"], e["text"]) for e in record["transcript"]] == [("note", "双方同意下周复谈")]
+    assert record["audit_intact"] is True
+    assert record["audit_events"] == 2
+
+
+async def test_every_api_route_is_in_the_openapi_document(client: Client) -> None:
+    doc = await (await client.get("/api/openapi.json")).json()
+    documented = {(m, p) for p, ops in doc["paths"].items() for m in ops}
+    for route in client.app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter")
+        if route.method == "HEAD" or not path or not path.startswith("/api/"):
+            continue  # aiohttp adds HEAD beside every GET
+        if path != "/api/openapi.json":
+            assert (route.method.lower(), path) in documented, (route.method, path)
