@@ -19,10 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cases import db
 from cases import repository as repo
 from cases.models import Case, Mediator, Office
+from server.access_log import AccessLogger
 from server.app import create_app
 from server.config import ENV_PREFIX, Settings, load_secret, parse_ice_servers
 from server.database import SchemaMismatch, database_url, open_database
-from server.demo import seed_demo
+from server.demo import DEMO_USER, demo_account, seed_demo
 from server.keys import ROOMS
 
 ROLE_LABELS = {
@@ -210,8 +211,9 @@ async def serve(settings: Settings) -> None:
     except SchemaMismatch as exc:
         sys.exit(f"mediation-room: {exc}")
     app = create_app(settings, engine)
-    runner = web.AppRunner(app, handle_signals=False)
+    runner = web.AppRunner(app, handle_signals=False, access_log_class=AccessLogger)
     await runner.setup()
+    password = await demo_account(engine) if settings.demo else ""
     links = await seed_demo(settings, app[ROOMS], engine) if settings.demo else {}
     site = web.TCPSite(runner, settings.host, settings.port)
     try:
@@ -227,6 +229,11 @@ async def serve(settings: Settings) -> None:
         print("Demo case: open each link in its own browser tab or device:", flush=True)
         for role, url in links.items():
             print(f"  {ROLE_LABELS[role]}: {url}", flush=True)
+        print(
+            f"Mediator console: {settings.base_url}/console  "
+            f"(user {DEMO_USER}, password {password}, new each run)",
+            flush=True,
+        )
         if settings.links_file is not None:
             tmp = settings.links_file.with_suffix(".tmp")
             tmp.write_text(json.dumps(links, ensure_ascii=False))

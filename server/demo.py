@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import time
 from urllib.parse import quote
 
@@ -12,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cases import db
 from cases import repository as repo
 from cases.invitations import Invitation, issue_token
-from cases.models import Case, Office, PartyRole, Sitting, utcnow
+from cases.models import Case, Mediator, Office, PartyRole, Sitting, utcnow
+from cases.passwords import hash_password
 from recordings.transcript import SittingRecord
 from rooms.registry import RoomRegistry
 from rooms.room import RoomInfo
@@ -33,6 +35,28 @@ def join_link(settings: Settings, invitation: Invitation) -> str:
     return f"{settings.base_url}/room/{quote(invitation.room_id)}?t={quote(token)}"
 
 
+DEMO_USER = "demo"
+
+
+async def demo_account(engine: AsyncEngine) -> str:
+    """The demo mediator account, with a new password each run (returned, to print)."""
+    password = secrets.token_urlsafe(9)
+    async with db.session_factory(engine)() as session, session.begin():
+        office = (
+            await session.execute(select(Office).where(Office.name == DEMO_OFFICE))
+        ).scalar_one_or_none() or await repo.create_office(session, DEMO_OFFICE)
+        mediator = (
+            await session.execute(select(Mediator).where(Mediator.username == DEMO_USER))
+        ).scalar_one_or_none()
+        if mediator is None:
+            await repo.create_mediator(session, office, DEMO_USER, "王调解员", password)
+        else:
+            mediator.password_hash = hash_password(password)
+            mediator.office_id = office.id
+            mediator.active = True
+    return password
+
+
 async def _demo_case(
     engine: AsyncEngine, expires_at: dt.datetime
 ) -> tuple[Case, Sitting, dict[str, str]]:
@@ -47,8 +71,12 @@ async def _demo_case(
             office = (
                 await session.execute(select(Office).where(Office.name == DEMO_OFFICE))
             ).scalar_one_or_none() or await repo.create_office(session, DEMO_OFFICE)
+            mediator = (
+                await session.execute(select(Mediator).where(Mediator.username == DEMO_USER))
+            ).scalar_one_or_none()
             case = await repo.create_case(
                 session,
+                mediator_id=None if mediator is None else mediator.id,
                 office_id=office.id,
                 number=DEMO_CASE,
                 title="空调安装后不制冷退款纠纷",

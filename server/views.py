@@ -15,7 +15,11 @@ from server.openapi import openapi_document
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = ROOT / "static"
-SOCKET_IO_CLIENT = ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+VENDOR = {
+    # name served at /vendor/<name> → file installed from the npm registry by `./manage setup`
+    "socket.io.min.js": ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js",
+    "qrcode.mjs": ROOT / "node_modules" / "qrcode-generator" / "dist" / "qrcode.mjs",
+}
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -28,14 +32,20 @@ async def room_page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC_DIR / "room.html", headers=NO_STORE)
 
 
-async def socket_io_client(request: web.Request) -> web.StreamResponse:
-    if not SOCKET_IO_CLIENT.exists():
+async def console_page(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC_DIR / "console.html", headers=NO_STORE)
+
+
+async def vendor(request: web.Request) -> web.StreamResponse:
+    """Third-party browser code, installed at set-up time; no CDN at run time."""
+    path = VENDOR.get(request.match_info["name"])
+    if path is None:
+        return json_error(404, "not_found", "no such vendor file")
+    if not path.exists():
         return json_error(
-            500,
-            "setup_incomplete",
-            "the Socket.IO browser client is not installed: run `./manage setup` (npm ci)",
+            500, "setup_incomplete", f"{path.name} is not installed: run `./manage setup` (npm ci)"
         )
-    return web.FileResponse(SOCKET_IO_CLIENT)
+    return web.FileResponse(path)
 
 
 async def inspect_invitation(request: web.Request) -> web.Response:
