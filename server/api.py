@@ -28,7 +28,7 @@ from server import api_schemas as s
 from server.auth import COOKIE, SESSION_TTL, current_mediator, session_cookie
 from server.demo import join_link
 from server.errors import ApiError, describe
-from server.keys import DATABASE, SETTINGS
+from server.keys import DATABASE, GATEWAY, SETTINGS
 
 B = TypeVar("B", bound=BaseModel)
 
@@ -349,6 +349,7 @@ async def revoke_invitation(request: web.Request) -> web.Response:
         if invitation is None or case is None or case.office_id != mediator.office_id:
             raise ApiError(404, "invitation_not_found", "no such invitation in your office")
         invitation = await repo.revoke_invitation(session, invitation.id, mediator.username)
+        # Committed above; now whoever is inside with this link is put out at once.
         out = s.InvitationOut(
             id=invitation.id,
             role=invitation.role,
@@ -356,6 +357,7 @@ async def revoke_invitation(request: web.Request) -> web.Response:
             expires_at=invitation.expires_at,
             revoked_at=invitation.revoked_at,
         )
+    await request.app[GATEWAY].disconnect_invitation(out.id)
     return respond(out)
 
 

@@ -94,6 +94,20 @@ class Gateway:
         self.sio.attach(app)
         app.on_shutdown.append(self._on_shutdown)
 
+    async def disconnect_invitation(self, invitation_id: str) -> int:
+        """Close every connection that came in with a now revoked link; return how many.
+
+        The page's automatic reconnect is then refused with ``token_revoked`` and says so.
+        """
+        sids = [
+            sid
+            for sid, conn in self._connections.items()
+            if conn.invitation.invitation_id == invitation_id
+        ]
+        for sid in sids:
+            await self.sio.disconnect(sid)
+        return len(sids)
+
     async def _on_shutdown(self, app: web.Application) -> None:
         """Close every client connection, so shutting down does not wait for browsers to go."""
         for sid in list(self._connections):
@@ -116,7 +130,7 @@ class Gateway:
                 token if isinstance(token, str) else None,
                 room_id if isinstance(room_id, str) else None,
             )
-            room = self.registry.get_room(invitation.room_id)
+            room = await self.registry.find_room(invitation.room_id)
             if room.record is not None:
                 request = environ.get("aiohttp.request")
                 await room.record.admit(

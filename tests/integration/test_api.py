@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import socketio
 from aiohttp.test_utils import TestClient
 
 from cases import db
@@ -169,6 +171,12 @@ async def test_invitations_open_a_sitting_and_can_be_revoked(client: Client) -> 
     assert (seen["role"], seen["name"], seen["case_number"]) == ("consumer", "李女士", number)
 
     invitation_id = next(i["id"] for i in issued["invitations"] if i["role"] == "consumer")
+    inside = socketio.AsyncClient(reconnection=False)
+    await inside.connect(
+        str(client.make_url("/")),
+        auth={"token": token, "room_id": room_id},
+        transports=["websocket"],
+    )
     await login(client, "zhao")  # another office: as if the invitation did not exist
     await error(
         await client.post(f"/api/invitations/{invitation_id}/revoke"), 404, "invitation_not_found"
@@ -179,6 +187,12 @@ async def test_invitations_open_a_sitting_and_can_be_revoked(client: Client) -> 
     assert resp.status == 200
     assert (await resp.json())["revoked_at"] is not None
     await error(await client.get(inspect), 403, "token_revoked")
+    for _ in range(50):  # the one already inside is put out at once
+        if not inside.connected:
+            break
+        await asyncio.sleep(0.1)
+    assert not inside.connected
+    await inside.disconnect()
 
 
 async def test_record_holds_notes_and_checks_its_chain(client: Client) -> None:
