@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=_env("FORWARDING", "packet"),
         help="packet: forward RTP (the product); relay: decode/re-encode (benchmark baseline)",
     )
+    serve.add_argument(
+        "--office-config",
+        type=Path,
+        default=_env("OFFICE_CONFIG"),
+        help="JSON: case categories, public holidays, make-up working days, deadlines",
+    )
     serve.add_argument("--demo", action="store_true", help="create a demo case, print 3 links")
     serve.add_argument("--links-file", type=Path, help="with --demo: also write the links as JSON")
     serve.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"))
@@ -126,6 +132,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         ice_hosts=tuple(hosts) if hosts else None,
         video_codec={"vp8": "video/VP8", "h264": "video/H264"}[args.video_codec],
         forwarding=args.forwarding,
+        office_config=args.office_config,
         demo=args.demo,
         links_file=args.links_file,
     )

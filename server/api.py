@@ -19,8 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from cases import db
 from cases import repository as repo
-from cases.calendar import WorkingCalendar
-from cases.deadlines import DeadlineRules, current_deadline
+from cases.deadlines import current_deadline
 from cases.invitations import Invitation as InvitationClaims
 from cases.models import Case, CaseStatus, Invitation, Mediator, PartyRole, Sitting
 from cases.passwords import verify_password
@@ -28,12 +27,10 @@ from server import api_schemas as s
 from server.auth import COOKIE, SESSION_TTL, current_mediator, session_cookie
 from server.demo import join_link
 from server.errors import ApiError, describe
-from server.keys import DATABASE, GATEWAY, SETTINGS
+from server.keys import DATABASE, GATEWAY, OFFICE, SETTINGS
+from server.office import OfficeRules
 
 B = TypeVar("B", bound=BaseModel)
-
-CALENDAR = WorkingCalendar()
-RULES = DeadlineRules()
 
 
 async def read_body(request: web.Request, model: type[B]) -> B:
@@ -102,11 +99,23 @@ async def me(request: web.Request) -> web.Response:
     return respond(s.MediatorOut.model_validate(mediator, from_attributes=True))
 
 
+async def office(request: web.Request) -> web.Response:
+    await current_mediator(request)
+    rules = request.app[OFFICE]
+    return respond(
+        s.OfficeOut(
+            categories=list(rules.categories),
+            acceptance_days=rules.deadlines.acceptance_days,
+            mediation_days=rules.deadlines.mediation_days,
+        )
+    )
+
+
 # -- cases ---------------------------------------------------------------------------------
 
 
-def case_out(case: Case, reveal: bool = False) -> s.CaseOut:
-    deadline = current_deadline(case, CALENDAR, RULES, dt.date.today())
+def case_out(case: Case, rules: OfficeRules, reveal: bool = False) -> s.CaseOut:
+    deadline = current_deadline(case, rules.calendar, rules.deadlines, dt.date.today())
     return s.CaseOut(
         number=case.number,
         complaint_number=case.complaint_number,
@@ -166,10 +175,9 @@ async def _next_number(session: AsyncSession, today: dt.date) -> str:
 async def create_case(request: web.Request) -> web.Response:
     mediator = await current_mediator(request)
     body = await read_body(request, s.CaseIn)
-    if body.category not in s.DEFAULT_CATEGORIES:
-        raise ApiError(
-            422, "invalid_payload", f"category: must be one of {', '.join(s.DEFAULT_CATEGORIES)}"
-        )
+    categories = request.app[OFFICE].categories
+    if body.category not in categories:
+        raise ApiError(422, "invalid_payload", f"category: must be one of {', '.join(categories)}")
     today = dt.date.today()
     received = body.received_on or today
     if received > today:
@@ -190,7 +198,9 @@ async def create_case(request: web.Request) -> web.Response:
         )
         number = case.number
     async with sessions(request)() as session:
-        return respond(case_out(await _case(session, mediator, number)), status=201)
+        return respond(
+            case_out(await _case(session, mediator, number), request.app[OFFICE]), status=201
+        )
 
 
 async def list_cases(request: web.Request) -> web.Response:
@@ -235,7 +245,7 @@ async def list_cases(request: web.Request) -> web.Response:
             .all()
         )
     flag = request.query.get("deadline")
-    cases = [case_out(c) for c in rows]
+    cases = [case_out(c, request.app[OFFICE]) for c in rows]
     if flag:
         cases = [c for c in cases if c.deadline is not None and c.deadline.flag == flag]
     return respond(s.CaseList(cases=cases, total=total, page=page, per_page=per_page))
@@ -245,7 +255,7 @@ async def get_case(request: web.Request) -> web.Response:
     mediator = await current_mediator(request)
     async with sessions(request)() as session:
         case = await _case(session, mediator, request.match_info["number"])
-    return respond(case_out(case, reveal=request.query.get("reveal") == "1"))
+    return respond(case_out(case, request.app[OFFICE], reveal=request.query.get("reveal") == "1"))
 
 
 async def change_status(request: web.Request) -> web.Response:
@@ -258,7 +268,7 @@ async def change_status(request: web.Request) -> web.Response:
             session, case.id, CaseStatus(body.to), mediator.username, body.reason
         )
     async with sessions(request)() as session:
-        return respond(case_out(await _case(session, mediator, number)))
+        return respond(case_out(await _case(session, mediator, number), request.app[OFFICE]))
 
 
 async def add_party(request: web.Request) -> web.Response:
@@ -281,7 +291,9 @@ async def add_party(request: web.Request) -> web.Response:
             contact_person=body.contact_person,
         )
     async with sessions(request)() as session:
-        return respond(case_out(await _case(session, mediator, number)), status=201)
+        return respond(
+            case_out(await _case(session, mediator, number), request.app[OFFICE]), status=201
+        )
 
 
 # -- invitations and the room --------------------------------------------------------------
@@ -381,7 +393,7 @@ async def get_record(request: web.Request) -> web.Response:
         events = await repo.audit_events(session, case.id)
         problems = await repo.verify_case(session, case.id)
         out = s.RecordOut(
-            case=case_out(case),
+            case=case_out(case, request.app[OFFICE]),
             sittings=[s.SittingOut.model_validate(x, from_attributes=True) for x in sittings],
             transcript=[s.EntryOut.model_validate(e, from_attributes=True) for e in entries],
             audit_events=len(events),

@@ -8,18 +8,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DEFAULT_CATEGORIES = (
-    "家用电器",
-    "预付卡",
-    "网络购物",
-    "餐饮",
-    "美容美发",
-    "汽车",
-    "房屋装修",
-    "教育培训",
-    "其他",
-)
-
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -35,6 +23,12 @@ class MediatorOut(BaseModel):
     username: str
     display_name: str
     office_id: int
+
+
+class OfficeOut(BaseModel):
+    categories: list[str]
+    acceptance_days: int
+    mediation_days: int
 
 
 class CaseIn(Body):

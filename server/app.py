@@ -19,7 +19,8 @@ from rooms.room import RoomInfo, RoomRecord
 from rooms.sfu import ForwardingMode, MediaConfig
 from server.config import Settings
 from server.errors import api_errors
-from server.keys import DATABASE, GATEWAY, ROOMS, SETTINGS
+from server.keys import DATABASE, GATEWAY, OFFICE, ROOMS, SETTINGS
+from server.office import load_office_rules
 from server.routes import setup_routes
 from signaling.gateway import Gateway
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings, engine: AsyncEngine) -> web.Application:
     app = web.Application(middlewares=[api_errors], client_max_size=1024**2)
     app[SETTINGS] = settings
     app[DATABASE] = engine
+    app[OFFICE] = load_office_rules(settings.office_config)
     app.cleanup_ctx.append(_database_ctx)
     registry = RoomRegistry(media_config(settings), loader=sitting_loader(engine))
     app[ROOMS] = registry

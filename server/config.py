@@ -36,6 +36,8 @@ class Settings:
     forwarding: str = "packet"
     token_ttl: int = 7 * 24 * 3600
     """How long a printed join link stays valid (seconds)."""
+    office_config: Path | None = None
+    """JSON file with the office's categories, holidays and deadlines (see server.office)."""
     demo: bool = False
     links_file: Path | None = None
     """Where ``--demo`` also writes its three links as JSON (for scripts and tests)."""

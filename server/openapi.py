@@ -13,6 +13,7 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | 
     ("post", "/api/session", "Log in (sets the session cookie)", s.LoginIn, s.MediatorOut),
     ("delete", "/api/session", "Log out", None, None),
     ("get", "/api/me", "The logged-in mediator", None, s.MediatorOut),
+    ("get", "/api/office", "The office's case categories and deadlines", None, s.OfficeOut),
     (
         "get",
         "/api/cases",

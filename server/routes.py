@@ -11,6 +11,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/session", api.login)
     app.router.add_delete("/api/session", api.logout)
     app.router.add_get("/api/me", api.me)
+    app.router.add_get("/api/office", api.office)
     app.router.add_get("/api/cases", api.list_cases)
     app.router.add_post("/api/cases", api.create_case)
     app.router.add_get("/api/cases/{number}", api.get_case)
