@@ -6,6 +6,7 @@ disk; the write goes through the async driver, never blocking the event loop.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from sqlalchemy import select, update
@@ -46,6 +47,21 @@ class SittingRecord:
             sitting_id=self.sitting_id,
         )
 
+    async def _end_attendance(
+        self, session: AsyncSession, participant_id: str | None = None
+    ) -> dt.datetime:
+        """Close the open attendance of one participant (or of everyone); return the time."""
+        now = utcnow()
+        query = (
+            update(Attendance)
+            .where(Attendance.sitting_id == self.sitting_id)
+            .where(Attendance.left_at.is_(None))
+        )
+        if participant_id is not None:
+            query = query.where(Attendance.participant_id == participant_id)
+        await session.execute(query.values(left_at=now))
+        return now
+
     async def admit(self, invitation_id: str | None, ip: str, user_agent: str) -> None:
         """Refuse a revoked or unknown link; note the use of a good one."""
         async with self._sessions() as session, session.begin():
@@ -53,13 +69,7 @@ class SittingRecord:
 
     async def joined(self, participant_id: str, role: str, name: str) -> None:
         async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(Attendance)
-                .where(Attendance.sitting_id == self.sitting_id)
-                .where(Attendance.participant_id == participant_id)
-                .where(Attendance.left_at.is_(None))
-                .values(left_at=utcnow())
-            )
+            await self._end_attendance(session, participant_id)  # a rejoin after a drop
             session.add(
                 Attendance(sitting_id=self.sitting_id, participant_id=participant_id, role=role)
             )
@@ -67,25 +77,13 @@ class SittingRecord:
 
     async def left(self, participant_id: str, role: str, name: str, reason: str) -> None:
         async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(Attendance)
-                .where(Attendance.sitting_id == self.sitting_id)
-                .where(Attendance.participant_id == participant_id)
-                .where(Attendance.left_at.is_(None))
-                .values(left_at=utcnow())
-            )
+            await self._end_attendance(session, participant_id)
             await self._system(session, "disconnected" if reason != "left" else "left", name, role)
 
     async def close(self, ended: bool) -> None:
         """Everyone present leaves; the sitting itself closes only if it ``ended``."""
         async with self._sessions() as session, session.begin():
-            now = utcnow()
-            await session.execute(
-                update(Attendance)
-                .where(Attendance.sitting_id == self.sitting_id)
-                .where(Attendance.left_at.is_(None))
-                .values(left_at=now)
-            )
+            now = await self._end_attendance(session)
             sitting = (
                 await session.execute(select(Sitting).where(Sitting.id == self.sitting_id))
             ).scalar_one()
