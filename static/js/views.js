@@ -97,6 +97,8 @@ function renderRefused(s) {
     "token_invalid",
     "token_expired",
     "token_foreign",
+    "token_revoked",
+    "token_unknown",
     "room_not_found",
     "network",
   ].includes(code);

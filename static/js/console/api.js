@@ -1,0 +1,60 @@
+// The REST API of the mediator console: one function per call; every failure is an ApiError
+// carrying the server's error body ({code, message}) or the code "network".
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message || code);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function request(method, path, body) {
+  const init = { method, cache: "no-store", credentials: "same-origin", headers: {} };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, "network", "");
+  }
+  const data = await response.json().catch(() => null);
+  if (response.ok) return data;
+  if (data?.code) throw new ApiError(response.status, data.code, data.message ?? "");
+  const code = response.status >= 500 ? "internal" : `http_${response.status}`;
+  throw new ApiError(response.status, code, "");
+}
+
+const casePath = (number) => `/api/cases/${encodeURIComponent(number)}`;
+
+export const api = {
+  me: () => request("GET", "/api/me"),
+  /** The office's rules: {categories, acceptance_days, mediation_days}. */
+  office: () => request("GET", "/api/office"),
+  login: (username, password) => request("POST", "/api/session", { username, password }),
+  logout: () => request("DELETE", "/api/session"),
+
+  /** `query`: {page, per_page, status, category, q, deadline}; empty values are left out. */
+  listCases(query) {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== "" && value !== null && value !== undefined) params.set(key, String(value));
+    }
+    return request("GET", `/api/cases?${params}`);
+  },
+  createCase: (body) => request("POST", "/api/cases", body),
+  getCase: (number, reveal = false) =>
+    request("GET", `${casePath(number)}${reveal ? "?reveal=1" : ""}`),
+  changeStatus: (number, to, reason) =>
+    request("POST", `${casePath(number)}/status`, { to, reason }),
+  addParty: (number, party) => request("POST", `${casePath(number)}/parties`, party),
+  issueInvitations: (number, validHours) =>
+    request("POST", `${casePath(number)}/invitations`, { valid_hours: validHours }),
+  revokeInvitation: (id) =>
+    request("POST", `/api/invitations/${encodeURIComponent(id)}/revoke`, {}),
+  getRecord: (number) => request("GET", `${casePath(number)}/record`),
+  addNote: (number, text) => request("POST", `${casePath(number)}/notes`, { text }),
+};

@@ -1,0 +1,494 @@
+// Wiring: the address (#/cases, #/new, #/case/<number>) and the controls call the API; the
+// answers become events; the views render the state.
+
+import { lang, onLangChange, toggleLang, translateStatic } from "../i18n.js";
+import { ApiError, api } from "./api.js";
+import { DEFAULT_VALID_HOURS, normalizeAmount, todayISO } from "./domain.js";
+import { EMPTY_QUERY, caseHash, listHash, parseRoute } from "./routes.js";
+import { dispatch, state, subscribe } from "./state.js";
+import { dom, render, roleLabel, statusLabel } from "./views.js";
+
+const TOAST_MS = 4000;
+const COPIED_MS = 2500;
+/** The list asks for this many cases while the deadline filter is on (see listQuery). */
+const DEADLINE_PAGE = 100;
+/** Invitation links issued from this tab, per case: they are shown once by the server only. */
+const LINKS_KEY = "mediation-room.console.invitations.";
+
+let toastTimer = null;
+let copiedTimer = null;
+/** Each load gets a number; an answer to an older load is dropped (fast taps, back/forward). */
+let loadSeq = 0;
+
+let shown = "";
+subscribe(() => {
+  render(state);
+  // A new page (view or case) starts at its top, as a new address would.
+  const now = `${state.view}|${state.view === "case" ? state.case.number : ""}`;
+  if (now !== shown) {
+    shown = now;
+    window.scrollTo(0, 0);
+  }
+});
+
+// ---- failures -------------------------------------------------------------------------------
+
+function codeOf(err) {
+  if (err instanceof ApiError) return { code: err.code, message: err.message };
+  console.error(err);
+  return { code: "unknown", message: String(err?.message ?? err) };
+}
+
+/** A logged-out answer anywhere sends the page to the login view; true when it did. */
+function loggedOutBy(err) {
+  if (err instanceof ApiError && err.code === "not_logged_in") {
+    dispatch("loggedOut", { reason: "not_logged_in" });
+    return true;
+  }
+  return false;
+}
+
+/** Run one case-page action: busy while it runs, its failure shown by its own control. */
+async function action(name, run) {
+  if (state.busy[name]) return;
+  dispatch("actionStarted", { action: name });
+  try {
+    await run();
+    dispatch("actionDone", { action: name });
+  } catch (err) {
+    if (loggedOutBy(err)) return;
+    dispatch("actionFailed", { action: name, ...codeOf(err) });
+  }
+}
+
+function toast(key, params = {}) {
+  dispatch("toastShown", { key, params });
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => dispatch("toastHidden"), TOAST_MS);
+}
+
+// ---- the address ----------------------------------------------------------------------------
+
+/** Go to `hash`; the same address again reloads it (hashchange would not fire). */
+function go(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+function route() {
+  if (!state.user) return;
+  const target = parseRoute(location.hash);
+  if (target.name === "create") openCreate();
+  else if (target.name === "case") openCase(target.number);
+  else loadList(target.query);
+}
+
+// ---- session --------------------------------------------------------------------------------
+
+/** The office's categories and deadlines; without them the console uses the defaults. */
+async function loadOffice() {
+  try {
+    dispatch("officeLoaded", { office: await api.office() });
+  } catch (err) {
+    if (!loggedOutBy(err)) console.warn("office rules:", err);
+  }
+}
+
+async function checkSession() {
+  try {
+    dispatch("loggedIn", { user: await api.me() });
+    loadOffice();
+    route();
+  } catch (err) {
+    const { code } = codeOf(err);
+    dispatch("loggedOut", { reason: code === "not_logged_in" ? null : code });
+  }
+}
+
+async function login(event) {
+  event.preventDefault();
+  const username = dom.loginForm.elements.username.value.trim();
+  const password = dom.loginForm.elements.password.value;
+  if (!username || !password) {
+    dispatch("loginFailed", { code: "required" });
+    return;
+  }
+  dispatch("loginStarted");
+  try {
+    const user = await api.login(username, password);
+    dom.loginForm.elements.password.value = "";
+    dispatch("loggedIn", { user });
+    loadOffice();
+    route();
+  } catch (err) {
+    dispatch("loginFailed", codeOf(err));
+    dom.loginForm.elements.password.select();
+  }
+}
+
+async function logout() {
+  try {
+    await api.logout();
+  } catch {
+    // The cookie may be gone already; the page forgets the session either way.
+  }
+  forgetAllLinks();
+  dispatch("loggedOut");
+}
+
+// ---- the list -------------------------------------------------------------------------------
+
+function listQuery(query) {
+  // The API filters by deadline after paging: ask for one large page so the filter sees them.
+  const perPage = query.deadline ? DEADLINE_PAGE : state.list.perPage;
+  return {
+    page: query.deadline ? 1 : query.page,
+    per_page: perPage,
+    status: query.status,
+    category: query.category,
+    q: query.q.trim(),
+    deadline: query.deadline,
+  };
+}
+
+async function loadList(query) {
+  const seq = ++loadSeq;
+  dispatch("listRequested", { query });
+  try {
+    const answer = await api.listCases(listQuery(query));
+    if (seq !== loadSeq) return;
+    const perPage = query.deadline ? state.list.perPage : answer.per_page;
+    dispatch("listLoaded", { cases: answer.cases, total: answer.total, perPage });
+  } catch (err) {
+    if (seq !== loadSeq || loggedOutBy(err)) return;
+    dispatch("listFailed", codeOf(err));
+  }
+}
+
+function changeQuery(changes) {
+  go(listHash({ ...state.list.query, page: 1, ...changes }));
+}
+
+// ---- a new case -----------------------------------------------------------------------------
+
+function openCreate() {
+  dispatch("createOpened");
+  const today = todayISO();
+  dom.createReceivedOn.max = today;
+  if (!dom.createReceivedOn.value) dom.createReceivedOn.value = today;
+}
+
+async function createCase(event) {
+  event.preventDefault();
+  if (state.create.busy) return;
+  const f = dom.createForm.elements;
+  const body = {
+    title: f.title.value.trim(),
+    category: f.category.value,
+    claim: f.claim.value.trim(),
+  };
+  const amount = normalizeAmount(f.amount_in_dispute.value);
+  if (amount) body.amount_in_dispute = amount;
+  const complaint = f.complaint_number.value.trim();
+  if (complaint) body.complaint_number = complaint;
+  if (f.received_on.value) body.received_on = f.received_on.value;
+  dispatch("createStarted");
+  try {
+    const created = await api.createCase(body);
+    dispatch("createDone");
+    dom.createForm.reset();
+    toast("console.create.done", { number: created.number });
+    go(caseHash(created.number));
+  } catch (err) {
+    if (loggedOutBy(err)) return;
+    dispatch("createFailed", codeOf(err));
+  }
+}
+
+// ---- one case -------------------------------------------------------------------------------
+
+function loadLinks(number) {
+  try {
+    return JSON.parse(sessionStorage.getItem(LINKS_KEY + number) ?? "[]");
+  } catch {
+    return [];
+  }
+}
+
+function saveLinks() {
+  try {
+    sessionStorage.setItem(LINKS_KEY + state.case.number, JSON.stringify(state.case.batches));
+  } catch {
+    // No storage: the links stay on this page until it is left.
+  }
+}
+
+function forgetAllLinks() {
+  try {
+    for (const key of Object.keys(sessionStorage)) {
+      if (key.startsWith(LINKS_KEY)) sessionStorage.removeItem(key);
+    }
+  } catch {
+    // Nothing was stored.
+  }
+}
+
+async function openCase(number) {
+  const seq = ++loadSeq;
+  dispatch("caseOpened", { number, batches: loadLinks(number) });
+  try {
+    const [data, record] = await Promise.all([api.getCase(number), api.getRecord(number)]);
+    if (seq !== loadSeq) return;
+    dispatch("caseLoaded", { data, record });
+  } catch (err) {
+    if (seq !== loadSeq || loggedOutBy(err)) return;
+    dispatch("caseFailed", codeOf(err));
+  }
+}
+
+async function refreshRecord() {
+  const number = state.case.number;
+  await action("record", async () => {
+    const record = await api.getRecord(number);
+    if (state.case.number === number) dispatch("recordLoaded", { record });
+  });
+}
+
+function toggleReveal() {
+  const number = state.case.number;
+  const reveal = !state.case.revealed;
+  action("reveal", async () => {
+    const data = await api.getCase(number, reveal);
+    dispatch("caseUpdated", { data, revealed: reveal });
+  });
+}
+
+function chooseStatus(to) {
+  dom.statusReason.value = "";
+  dispatch("statusChosen", { to });
+  queueMicrotask(() => dom.statusConfirmPanel.scrollIntoView({ block: "nearest" }));
+}
+
+async function confirmStatus() {
+  const number = state.case.number;
+  const to = state.case.pendingStatus;
+  if (!to) return;
+  await action("status", async () => {
+    try {
+      const data = await api.changeStatus(number, to, dom.statusReason.value.trim());
+      dispatch("statusChanged", { data });
+      toast("console.status.done", { status: statusLabel(to) });
+    } catch (err) {
+      // Someone else moved the case meanwhile: show it as it is now, with the reason why.
+      if (err instanceof ApiError && err.code === "invalid_status_transition") {
+        dispatch("statusChanged", { data: await api.getCase(number) });
+      }
+      throw err;
+    }
+  });
+  refreshRecord();
+}
+
+async function addParty(event, role) {
+  event.preventDefault();
+  const form = dom.partyForms[role];
+  const number = state.case.number;
+  const body = { role, name: form.elements.name.value.trim() };
+  for (const field of ["phone", "id_number", "credit_code", "contact_person"]) {
+    const input = form.elements[field];
+    if (!input) continue;
+    let value = input.value.trim();
+    if (field === "phone") value = value.replace(/\s+/g, " ");
+    if (field === "id_number" || field === "credit_code") value = value.toUpperCase();
+    if (value) body[field] = value;
+  }
+  await action(`party.${role}`, async () => {
+    const data = await api.addParty(number, body);
+    dispatch("caseUpdated", { data });
+    form.reset();
+    toast("console.parties.added", { role: roleLabel(role), name: body.name });
+  });
+  refreshRecord();
+}
+
+async function issueInvitations() {
+  const number = state.case.number;
+  const hours = Number.parseInt(dom.inviteHours.value, 10) || DEFAULT_VALID_HOURS;
+  await action("invite", async () => {
+    const answer = await api.issueInvitations(number, hours);
+    if (state.case.number !== number) return;
+    dispatch("invitationsIssued", {
+      batch: { room_id: answer.room_id, invitations: answer.invitations },
+    });
+    saveLinks();
+    toast("console.invite.issued");
+  });
+  refreshRecord();
+}
+
+async function revoke(id) {
+  const found = state.case.batches.flatMap((b) => b.invitations).find((inv) => inv.id === id);
+  await action("revoke", async () => {
+    const invitation = await api.revokeInvitation(id);
+    dispatch("invitationRevoked", { invitation });
+    saveLinks();
+    toast("console.invite.revoked.done", { role: roleLabel(found?.role ?? invitation.role) });
+  });
+}
+
+async function copyText(text, input) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    // No clipboard API (plain http, older browser, or refused): select and copy the old way.
+  }
+  if (!input) return false;
+  input.focus();
+  input.select();
+  input.setSelectionRange(0, text.length);
+  try {
+    return document.execCommand("copy");
+  } catch {
+    return false;
+  }
+}
+
+async function copyLink(id, card) {
+  const found = state.case.batches.flatMap((b) => b.invitations).find((inv) => inv.id === id);
+  if (!found?.link) return;
+  const ok = await copyText(found.link, card?.querySelector('[data-testid="invite-link"]'));
+  dispatch("linkCopied", { id, ok });
+  clearTimeout(copiedTimer);
+  if (ok) copiedTimer = setTimeout(() => dispatch("copiedCleared"), COPIED_MS);
+}
+
+async function addNote(event) {
+  event.preventDefault();
+  const number = state.case.number;
+  const text = dom.noteInput.value.trim();
+  if (!text) {
+    dispatch("actionFailed", { action: "note", code: "required", message: "" });
+    return;
+  }
+  await action("note", async () => {
+    const entry = await api.addNote(number, text);
+    dispatch("noteAdded", { entry });
+    dom.noteInput.value = "";
+    toast("console.record.note.added");
+  });
+}
+
+// ---- controls -------------------------------------------------------------------------------
+
+function onInvitationClick(event) {
+  const button = event.target.closest("[data-action]");
+  if (!button) return;
+  const id = button.dataset.id;
+  switch (button.dataset.action) {
+    case "copy":
+      copyLink(id, button.closest("[data-invitation-id]"));
+      break;
+    case "revoke":
+      dispatch("revokeChosen", { id });
+      break;
+    case "revoke-confirm":
+      revoke(id);
+      break;
+    case "revoke-cancel":
+      dispatch("revokeCancelled");
+      break;
+    default:
+      break;
+  }
+}
+
+/** The person is fixing a field the server named: its own complaint goes; the summary stays. */
+function clearFieldProblem(input) {
+  const wrapper = input.closest("[data-field]");
+  if (!wrapper) return;
+  input.removeAttribute("aria-invalid");
+  for (const problem of wrapper.querySelectorAll(".field-problem")) problem.remove();
+}
+
+function bindControls() {
+  dom.langToggle.addEventListener("click", toggleLang);
+  dom.logoutButton.addEventListener("click", logout);
+  dom.loginForm.addEventListener("submit", login);
+
+  dom.searchForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    changeQuery({ q: dom.searchInput.value.trim() });
+  });
+  dom.filterStatus.addEventListener("change", () =>
+    changeQuery({ status: dom.filterStatus.value }),
+  );
+  dom.filterCategory.addEventListener("change", () =>
+    changeQuery({ category: dom.filterCategory.value }),
+  );
+  dom.filterDeadline.addEventListener("change", () =>
+    changeQuery({ deadline: dom.filterDeadline.value }),
+  );
+  dom.clearFilters.addEventListener("click", () => go(listHash(EMPTY_QUERY)));
+  dom.listRetry.addEventListener("click", () => loadList(state.list.query));
+  dom.pagePrev.addEventListener("click", () =>
+    go(listHash({ ...state.list.query, page: state.list.query.page - 1 })),
+  );
+  dom.pageNext.addEventListener("click", () =>
+    go(listHash({ ...state.list.query, page: state.list.query.page + 1 })),
+  );
+
+  dom.createForm.addEventListener("submit", createCase);
+
+  dom.caseRetry.addEventListener("click", () => openCase(state.case.number));
+  dom.statusActions.addEventListener("click", (event) => {
+    const button = event.target.closest('[data-action="choose-status"]');
+    if (button) chooseStatus(button.dataset.to);
+  });
+  dom.statusConfirm.addEventListener("click", confirmStatus);
+  dom.statusCancel.addEventListener("click", () => dispatch("statusCancelled"));
+  dom.revealButton.addEventListener("click", toggleReveal);
+  for (const role of ["consumer", "business"]) {
+    dom.partyForms[role].addEventListener("submit", (event) => addParty(event, role));
+  }
+  dom.inviteButton.addEventListener("click", issueInvitations);
+  dom.invitations.addEventListener("click", onInvitationClick);
+  dom.recordRefresh.addEventListener("click", refreshRecord);
+  dom.noteForm.addEventListener("submit", addNote);
+
+  for (const form of [dom.createForm, ...Object.values(dom.partyForms)]) {
+    form.addEventListener("input", (event) => clearFieldProblem(event.target));
+  }
+
+  window.addEventListener("hashchange", route);
+}
+
+/** A read-only snapshot for tests: plain data only. */
+function snapshot() {
+  return structuredClone({
+    view: state.view,
+    user: state.user
+      ? { username: state.user.username, display_name: state.user.display_name }
+      : null,
+    caseNumber: state.view === "case" ? state.case.number : null,
+    caseStatus: state.view === "case" ? (state.case.data?.status ?? null) : null,
+    lastError: state.lastError,
+    loading: state.list.loading || state.case.loading,
+    busy: Object.keys(state.busy).filter((name) => state.busy[name]),
+    lang: lang(),
+  });
+}
+
+function start() {
+  Object.defineProperty(window, "__console", { get: snapshot });
+  translateStatic();
+  onLangChange(() => {
+    translateStatic();
+    render(state);
+  });
+  bindControls();
+  render(state);
+  checkSession();
+}
+
+start();

@@ -1,0 +1,245 @@
+// The console's one state object. Only the handlers below change it, each for one event.
+
+export const state = {
+  /** loading | login | list | create | case */
+  view: "loading",
+  /** From GET /api/me: {id, username, display_name, office_id}, or null when logged out. */
+  user: null,
+  /** Why the login view shows a message: an error code (bad_credentials, not_logged_in, …). */
+  loginError: null,
+  loginBusy: false,
+  /** From GET /api/office: {categories, acceptance_days, mediation_days}; null until known. */
+  office: null,
+  list: {
+    /** The list's address (#/cases?…): filters, search and page. */
+    query: { status: "", category: "", deadline: "", q: "", page: 1 },
+    cases: [],
+    total: 0,
+    perPage: 20,
+    loading: false,
+    loaded: false,
+    error: null,
+  },
+  create: { busy: false, error: null },
+  case: {
+    number: null,
+    /** GET /api/cases/{number} (masked unless `revealed`). */
+    data: null,
+    /** GET /api/cases/{number}/record. */
+    record: null,
+    revealed: false,
+    loading: false,
+    error: null,
+    /** The next status the mediator tapped, waiting for confirmation. */
+    pendingStatus: null,
+    /** The invitation id whose "withdraw" was tapped, waiting for confirmation. */
+    pendingRevoke: null,
+    /** Invitations issued from this tab, newest sitting first: [{room_id, invitations}]. */
+    batches: [],
+  },
+  /** Per action on the case page (status, party.consumer, invite, note, …): {code, message}. */
+  errors: {},
+  /** Per action: true while its request runs. */
+  busy: {},
+  /** A passing confirmation: {key, params}. */
+  toast: null,
+  /** The invitation whose link was just copied: {id, ok}. */
+  copied: null,
+  /** The code of the last failure anywhere on the page (for tests and support). */
+  lastError: null,
+};
+
+function failed(s, code) {
+  s.lastError = code;
+}
+
+const handlers = {
+  loggedIn(s, { user }) {
+    s.user = user;
+    s.loginError = null;
+    s.loginBusy = false;
+  },
+  officeLoaded(s, { office }) {
+    s.office = office;
+  },
+  loginStarted(s) {
+    s.loginBusy = true;
+    s.loginError = null;
+  },
+  loginFailed(s, { code }) {
+    s.loginBusy = false;
+    s.loginError = code;
+    failed(s, code);
+  },
+  /** Logged out on purpose (reason null) or found logged out (reason "not_logged_in"). */
+  loggedOut(s, { reason = null } = {}) {
+    s.user = null;
+    s.view = "login";
+    s.loginBusy = false;
+    s.loginError = reason;
+    s.case = { ...s.case, number: null, data: null, record: null, batches: [], revealed: false };
+    s.errors = {};
+    s.busy = {};
+    if (reason) failed(s, reason);
+  },
+
+  listRequested(s, { query }) {
+    s.view = "list";
+    s.list.query = query;
+    s.list.loading = true;
+    s.list.error = null;
+  },
+  listLoaded(s, { cases, total, perPage }) {
+    s.list.cases = cases;
+    s.list.total = total;
+    s.list.perPage = perPage;
+    s.list.loading = false;
+    s.list.loaded = true;
+  },
+  listFailed(s, { code }) {
+    s.list.loading = false;
+    s.list.error = code;
+    failed(s, code);
+  },
+
+  createOpened(s) {
+    s.view = "create";
+    s.create = { busy: false, error: null };
+  },
+  createStarted(s) {
+    s.create = { busy: true, error: null };
+  },
+  createFailed(s, { code, message }) {
+    s.create = { busy: false, error: { code, message } };
+    failed(s, code);
+  },
+  createDone(s) {
+    s.create = { busy: false, error: null };
+  },
+
+  caseOpened(s, { number, batches }) {
+    s.view = "case";
+    if (s.case.number !== number) {
+      s.case = {
+        number,
+        data: null,
+        record: null,
+        revealed: false,
+        loading: false,
+        error: null,
+        pendingStatus: null,
+        pendingRevoke: null,
+        batches,
+      };
+      s.errors = {};
+      s.busy = {};
+    }
+    s.case.loading = true;
+    s.case.error = null;
+  },
+  caseLoaded(s, { data, record }) {
+    s.case.data = data;
+    s.case.record = record;
+    s.case.revealed = false;
+    s.case.loading = false;
+  },
+  caseFailed(s, { code }) {
+    s.case.loading = false;
+    s.case.error = code;
+    failed(s, code);
+  },
+  /** A new view of the case from any call that answers with it. */
+  caseUpdated(s, { data, revealed = false }) {
+    s.case.data = data;
+    s.case.revealed = revealed;
+  },
+  recordLoaded(s, { record }) {
+    s.case.record = record;
+    s.case.data ??= record.case;
+  },
+
+  actionStarted(s, { action }) {
+    s.busy[action] = true;
+    s.errors[action] = null;
+  },
+  actionFailed(s, { action, code, message }) {
+    s.busy[action] = false;
+    s.errors[action] = { code, message };
+    failed(s, code);
+  },
+  actionDone(s, { action }) {
+    s.busy[action] = false;
+    s.errors[action] = null;
+  },
+
+  statusChosen(s, { to }) {
+    s.case.pendingStatus = to;
+    s.errors.status = null;
+  },
+  statusCancelled(s) {
+    s.case.pendingStatus = null;
+  },
+  statusChanged(s, { data }) {
+    s.case.data = data;
+    s.case.revealed = false;
+    s.case.pendingStatus = null;
+  },
+
+  invitationsIssued(s, { batch }) {
+    s.case.batches = [batch, ...s.case.batches];
+    s.case.pendingRevoke = null;
+  },
+  revokeChosen(s, { id }) {
+    s.case.pendingRevoke = id;
+    s.errors.revoke = null;
+  },
+  revokeCancelled(s) {
+    s.case.pendingRevoke = null;
+  },
+  invitationRevoked(s, { invitation }) {
+    s.case.pendingRevoke = null;
+    for (const batch of s.case.batches) {
+      for (const inv of batch.invitations) {
+        if (inv.id === invitation.id) inv.revoked_at = invitation.revoked_at;
+      }
+    }
+  },
+  linkCopied(s, { id, ok }) {
+    s.copied = { id, ok };
+  },
+  copiedCleared(s) {
+    s.copied = null;
+  },
+
+  noteAdded(s, { entry }) {
+    if (s.case.record) s.case.record.transcript = [...s.case.record.transcript, entry];
+  },
+
+  toastShown(s, { key, params = {} }) {
+    s.toast = { key, params };
+  },
+  toastHidden(s) {
+    s.toast = null;
+  },
+};
+
+const listeners = new Set();
+let scheduled = false;
+
+/** Apply one event; listeners run once per microtask however many events came. */
+export function dispatch(type, payload = {}) {
+  const handler = handlers[type];
+  if (!handler) throw new Error(`state: no handler for ${type}`);
+  handler(state, payload);
+  if (!scheduled) {
+    scheduled = true;
+    queueMicrotask(() => {
+      scheduled = false;
+      for (const listener of listeners) listener(state);
+    });
+  }
+}
+
+export function subscribe(listener) {
+  listeners.add(listener);
+}

@@ -1,0 +1,786 @@
+// Small render functions: state → DOM. No state changes here; forms keep their own values.
+
+import { hasMessage, lang, t } from "../i18n.js";
+import {
+  CATEGORIES,
+  CLOSED,
+  DEADLINE_FLAGS,
+  NEXT_STATUSES,
+  STATUSES,
+  VALID_HOURS,
+  DEFAULT_VALID_HOURS,
+  fieldProblems,
+  formatDate,
+  formatDateTime,
+  formatMoney,
+  formatTime,
+} from "./domain.js";
+import { qrSvg } from "./qr.js";
+import { caseHash, listHash } from "./routes.js";
+
+const $ = (testid, root = document) => root.querySelector(`[data-testid="${testid}"]`);
+
+/** Elements rendered into, found once. */
+export const dom = {
+  views: document.querySelectorAll("[data-view]"),
+  userLine: $("user-line"),
+  langToggle: $("lang-toggle"),
+  logoutButton: $("logout-button"),
+  toast: $("toast"),
+
+  loginForm: $("login-form"),
+  loginError: $("login-error"),
+  loginSubmit: $("login-submit"),
+
+  searchForm: $("search-form"),
+  searchInput: $("search-input"),
+  filterStatus: $("filter-status"),
+  filterCategory: $("filter-category"),
+  filterDeadline: $("filter-deadline"),
+  listTotal: $("list-total"),
+  clearFilters: $("clear-filters"),
+  listError: $("list-error"),
+  listErrorText: $("list-error-text"),
+  listRetry: $("list-retry"),
+  listLoading: $("list-loading"),
+  listEmpty: $("list-empty"),
+  caseList: $("case-list"),
+  pager: $("pager"),
+  pagePrev: $("page-prev"),
+  pageNext: $("page-next"),
+  pageInfo: $("page-info"),
+
+  backLinks: [$("create-back"), $("case-back")],
+  createForm: $("create-form"),
+  createCategory: $("create-category"),
+  createRules: $("create-rules"),
+  createReceivedOn: $("create-received-on"),
+  createError: $("create-error"),
+  createSubmit: $("create-submit"),
+
+  caseLoading: $("case-loading"),
+  caseError: $("case-error"),
+  caseErrorText: $("case-error-text"),
+  caseRetry: $("case-retry"),
+  casePage: $("case-page"),
+  caseNumber: $("case-number"),
+  caseStatus: $("case-status"),
+  caseTitle: $("case-title"),
+  caseDeadline: $("case-deadline"),
+  caseDetails: $("case-details"),
+  statusCurrent: $("status-current"),
+  statusFinal: $("status-final"),
+  statusActions: $("status-actions"),
+  statusConfirmPanel: $("status-confirm-panel"),
+  statusQuestion: $("status-question"),
+  statusReason: $("status-reason"),
+  statusConfirm: $("status-confirm"),
+  statusCancel: $("status-cancel"),
+  statusError: $("status-error"),
+  revealButton: $("reveal-button"),
+  revealNote: $("reveal-note"),
+  revealError: $("reveal-error"),
+  parties: $("parties"),
+  partyForms: { consumer: $("party-form-consumer"), business: $("party-form-business") },
+  partyErrors: { consumer: $("party-error-consumer"), business: $("party-error-business") },
+  partySubmits: { consumer: $("consumer-submit"), business: $("business-submit") },
+  inviteHours: $("invite-hours"),
+  inviteButton: $("invite-button"),
+  inviteBlocked: $("invite-blocked"),
+  inviteError: $("invite-error"),
+  revokeError: $("revoke-error"),
+  invitations: $("invitations"),
+  recordRefresh: $("record-refresh"),
+  auditStatus: $("audit-status"),
+  recordError: $("record-error"),
+  sittings: $("sittings"),
+  transcript: $("transcript"),
+  noteForm: $("note-form"),
+  noteInput: $("note-input"),
+  noteError: $("note-error"),
+  noteSubmit: $("note-submit"),
+};
+
+// ---- small helpers --------------------------------------------------------------------------
+
+/** `el("p", {class: "x", testid: "y", text: "…"}, children)`: text only, never HTML. */
+function el(tag, props = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "text") node.textContent = value;
+    else if (key === "class") node.className = value;
+    else if (key === "testid") node.dataset.testid = value;
+    else if (key.startsWith("data-")) node.setAttribute(key, value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined && c !== false));
+  return node;
+}
+
+/** Rebuild `container` only when what it shows changed (keeps focus, scroll and open state). */
+function rebuild(container, signature, build) {
+  const full = `${lang()}|${signature}`;
+  if (container.dataset.signature === full) return;
+  container.dataset.signature = full;
+  build();
+}
+
+function fillSelect(select, options, value) {
+  rebuild(select, JSON.stringify(options), () => {
+    select.replaceChildren(...options.map(([v, label]) => el("option", { value: v, text: label })));
+  });
+  if (select.value !== value) select.value = value;
+}
+
+export function roleLabel(role) {
+  return hasMessage(`role.${role}`) ? t(`role.${role}`) : role;
+}
+
+export function statusLabel(status) {
+  return hasMessage(`console.status.${status}`) ? t(`console.status.${status}`) : status;
+}
+
+export function categoryLabel(category) {
+  const key = CATEGORIES[category];
+  return key ? t(`console.category.${key}`) : category;
+}
+
+function statusBadge(badge, status) {
+  badge.textContent = statusLabel(status);
+  badge.dataset.status = status;
+}
+
+/** The words for a failure: the most specific message there is for `code` in `context`. */
+export function errorWords(code, context) {
+  for (const key of [`console.err.${context}.${code}`, `console.err.${code}`]) {
+    if (hasMessage(key)) return t(key);
+  }
+  return t("console.err.unknown", { code });
+}
+
+const PROBLEMS = [
+  [/at least 1 character|Field required/, "console.problem.required"],
+  [/at most (\d+) characters?/, "console.problem.too_long"],
+  [/should match pattern/, "console.problem.pattern"],
+  [/no more than 2 decimal places/, "console.problem.decimals"],
+  [/no more than \d+ digits/, "console.problem.too_big"],
+  [/valid decimal|valid number/, "console.problem.number"],
+  [/greater than or equal to 0/, "console.problem.negative"],
+  [/valid date/, "console.problem.date"],
+  [/must be one of/, "console.problem.choose"],
+  [/in the future/, "console.problem.future"],
+];
+
+/** A validation problem of the server in the page's words (the original stays on screen). */
+function problemWords(text) {
+  for (const [pattern, key] of PROBLEMS) {
+    const match = text.match(pattern);
+    if (match) return t(key, { n: match[1] ?? "" });
+  }
+  return text;
+}
+
+function fieldLabel(form, field) {
+  const label = form.querySelector(`[data-field="${field}"] .field-label`);
+  return label ? label.textContent.replace(/\*$/, "").trim() : field;
+}
+
+/**
+ * A form's failure: a summary by the submit button (with the server's message itself, which
+ * names the field) and, on a 422, a line under each field it names.
+ */
+function renderFormError(box, form, error, context) {
+  rebuild(box, JSON.stringify(error ?? null), () => {
+    for (const old of form?.querySelectorAll(".field-problem") ?? []) old.remove();
+    for (const bad of form?.querySelectorAll("[aria-invalid]") ?? []) {
+      bad.removeAttribute("aria-invalid");
+    }
+    box.replaceChildren();
+    box.hidden = !error;
+    if (!error) return;
+    box.dataset.code = error.code;
+    const problems = error.code === "invalid_payload" ? fieldProblems(error.message) : [];
+    let summary;
+    if (problems.length && form) {
+      const labels = [...new Set(problems.map((p) => fieldLabel(form, p.field)))];
+      summary = t("console.err.invalid_payload", { fields: labels.join(t("console.list.sep")) });
+    } else {
+      summary = errorWords(error.code, context);
+    }
+    box.append(
+      el("p", { class: "form-error-text", testid: `${box.dataset.testid}-text`, text: summary }),
+    );
+    if (error.message && ["invalid_payload", "unknown"].includes(error.code)) {
+      box.append(
+        el("p", {
+          class: "form-error-detail",
+          testid: `${box.dataset.testid}-detail`,
+          text: t("console.err.detail", { message: error.message }),
+        }),
+      );
+    }
+    for (const { field, text } of problems) {
+      const wrapper = form?.querySelector(`[data-field="${field}"]`);
+      if (!wrapper) continue;
+      wrapper.querySelector("input, select, textarea")?.setAttribute("aria-invalid", "true");
+      wrapper.append(
+        el("p", {
+          class: "field-error field-problem",
+          testid: `field-error-${field}`,
+          text: problemWords(text),
+        }),
+      );
+    }
+  });
+}
+
+/** "受理期限：剩 5 个工作日（2026年12月2日到期）" with its flag, or null once concluded. */
+export function deadlineParts(deadline) {
+  if (!deadline) return null;
+  const what = t(`console.deadline.${deadline.what}`);
+  const due = formatDate(deadline.due);
+  const n = deadline.working_days_left;
+  let text;
+  if (deadline.flag === "overdue") text = t("console.deadline.over", { what, due, n: Math.abs(n) });
+  else if (n <= 0) text = t("console.deadline.today", { what, due });
+  else text = t("console.deadline.left", { what, due, n });
+  return { flag: deadline.flag, label: t(`console.deadline.flag.${deadline.flag}`), text };
+}
+
+function deadlineNodes(deadline) {
+  const parts = deadlineParts(deadline);
+  if (!parts) return [el("span", { class: "muted", text: t("console.deadline.none") })];
+  return [
+    el("span", {
+      class: "flag",
+      "data-flag": parts.flag,
+      testid: "deadline-flag",
+      text: parts.label,
+    }),
+    el("span", { class: "deadline-text", text: parts.text }),
+  ];
+}
+
+// ---- top bar, views, toast ------------------------------------------------------------------
+
+function renderChrome(s) {
+  document.body.dataset.view = s.view;
+  const c = s.view === "case" ? s.case.data : null;
+  document.title = c
+    ? t("console.title.case", { number: c.number, title: c.title })
+    : t("console.title");
+  // Back to the list as it was left (filters, search, page).
+  for (const link of dom.backLinks) link.setAttribute("href", listHash(s.list.query));
+  for (const view of dom.views) view.hidden = view.dataset.view !== s.view;
+  dom.userLine.textContent = s.user ? t("console.user", { name: s.user.display_name }) : "";
+  dom.logoutButton.hidden = !s.user;
+  dom.toast.hidden = !s.toast;
+  dom.toast.textContent = s.toast ? t(s.toast.key, s.toast.params) : "";
+}
+
+function renderLogin(s) {
+  dom.loginError.hidden = !s.loginError;
+  dom.loginError.dataset.code = s.loginError ?? "";
+  dom.loginError.textContent = s.loginError ? errorWords(s.loginError, "login") : "";
+  dom.loginSubmit.disabled = s.loginBusy;
+  dom.loginSubmit.textContent = t(s.loginBusy ? "console.login.busy" : "console.login.submit");
+}
+
+// ---- the case list --------------------------------------------------------------------------
+
+function categoryOptions(s, first) {
+  const categories = s.office?.categories ?? Object.keys(CATEGORIES);
+  return [["", first], ...categories.map((c) => [c, categoryLabel(c)])];
+}
+
+function caseRow(c) {
+  const amount = c.amount_in_dispute
+    ? t("console.list.amount", { amount: formatMoney(c.amount_in_dispute) })
+    : "";
+  return el("li", {}, [
+    el(
+      "a",
+      {
+        class: "case-row",
+        href: caseHash(c.number),
+        testid: "case-row",
+        "data-number": c.number,
+        "data-status": c.status,
+        "data-flag": c.deadline?.flag ?? "",
+      },
+      [
+        el("span", { class: "row-top" }, [
+          el("span", { class: "case-no", text: c.number }),
+          el("span", { class: "badge", "data-status": c.status, text: statusLabel(c.status) }),
+        ]),
+        el("span", { class: "row-title", text: c.title }),
+        el("span", { class: "row-meta" }, [
+          el("span", { text: categoryLabel(c.category) }),
+          amount && el("span", { text: amount }),
+          el("span", { text: t("console.list.received", { date: formatDate(c.received_on) }) }),
+        ]),
+        el("span", { class: "deadline" }, deadlineNodes(c.deadline)),
+      ],
+    ),
+  ]);
+}
+
+function renderList(s) {
+  const { query, cases, total, perPage, loading, loaded, error } = s.list;
+  const all = t("console.list.filter.all");
+  fillSelect(
+    dom.filterStatus,
+    [["", all], ...STATUSES.map((x) => [x, statusLabel(x)])],
+    query.status,
+  );
+  fillSelect(dom.filterCategory, categoryOptions(s, all), query.category);
+  fillSelect(
+    dom.filterDeadline,
+    [["", all], ...DEADLINE_FLAGS.map((f) => [f, t(`console.deadline.flag.${f}`)])],
+    query.deadline,
+  );
+  if (document.activeElement !== dom.searchInput) dom.searchInput.value = query.q;
+
+  const filtered = Boolean(query.status || query.category || query.deadline || query.q);
+  dom.clearFilters.hidden = !filtered;
+  // The deadline filter works on one page of results (see the closing note): no total then.
+  dom.listTotal.textContent =
+    loaded && !error && !query.deadline ? t("console.list.total", { total }) : "";
+
+  dom.listError.hidden = !error;
+  dom.listErrorText.textContent = error ? errorWords(error, "list") : "";
+  dom.listLoading.hidden = !(loading && !loaded);
+  dom.listEmpty.hidden = !(loaded && !loading && !error && cases.length === 0);
+  dom.listEmpty.textContent = t(filtered ? "console.list.empty" : "console.list.empty.none");
+  dom.caseList.setAttribute("aria-busy", String(loading));
+  rebuild(dom.caseList, JSON.stringify(cases), () => {
+    dom.caseList.replaceChildren(...cases.map(caseRow));
+  });
+
+  const pages = Math.max(1, Math.ceil(total / perPage));
+  dom.pager.hidden = !loaded || error || query.deadline || pages <= 1;
+  dom.pagePrev.disabled = loading || query.page <= 1;
+  dom.pageNext.disabled = loading || query.page >= pages;
+  dom.pageInfo.textContent = t("console.list.page", { page: query.page, pages });
+}
+
+// ---- a new case -----------------------------------------------------------------------------
+
+function renderCreate(s) {
+  fillSelect(
+    dom.createCategory,
+    categoryOptions(s, t("console.field.category.choose")),
+    dom.createCategory.value,
+  );
+  dom.createRules.hidden = !s.office;
+  dom.createRules.textContent = s.office
+    ? t("console.create.rules", {
+        accept: s.office.acceptance_days,
+        mediate: s.office.mediation_days,
+      })
+    : "";
+  renderFormError(dom.createError, dom.createForm, s.create.error, "create");
+  dom.createSubmit.disabled = s.create.busy;
+  dom.createSubmit.textContent = t(s.create.busy ? "console.create.busy" : "console.create.submit");
+}
+
+// ---- one case -------------------------------------------------------------------------------
+
+function detailRows(c) {
+  const notGiven = t("console.case.empty");
+  const notYet = t("console.case.not_yet");
+  const rows = [
+    ["number", c.number],
+    ["complaint_number", c.complaint_number || notGiven],
+    ["category", categoryLabel(c.category)],
+    ["claim", c.claim || notGiven],
+    ["amount", c.amount_in_dispute ? formatMoney(c.amount_in_dispute) : notGiven],
+    ["received_on", formatDate(c.received_on)],
+    ["accepted_on", c.accepted_on ? formatDate(c.accepted_on) : notYet],
+    ["concluded_on", c.concluded_on ? formatDate(c.concluded_on) : notYet],
+  ];
+  if (c.amount_recovered) rows.splice(5, 0, ["recovered", formatMoney(c.amount_recovered)]);
+  return rows.flatMap(([key, value]) => [
+    el("dt", { text: t(`console.case.${key}`) }),
+    el("dd", { testid: `detail-${key}`, text: value }),
+  ]);
+}
+
+function renderStatus(s, c) {
+  dom.statusCurrent.textContent = statusLabel(c.status);
+  const next = NEXT_STATUSES[c.status] ?? [];
+  dom.statusFinal.hidden = next.length > 0;
+  const pending = s.case.pendingStatus;
+  const busy = Boolean(s.busy.status);
+  rebuild(dom.statusActions, JSON.stringify([c.status, pending, busy]), () => {
+    dom.statusActions.replaceChildren(
+      ...next.map((to) =>
+        el("button", {
+          type: "button",
+          class: `btn ${CLOSED.has(to) ? "btn-secondary" : "btn-primary"}`,
+          testid: `status-to-${to}`,
+          "data-action": "choose-status",
+          "data-to": to,
+          "aria-pressed": String(pending === to),
+          disabled: busy,
+          text: t(`console.action.${to}`),
+        }),
+      ),
+    );
+  });
+  dom.statusConfirmPanel.hidden = !pending;
+  dom.statusQuestion.textContent = pending
+    ? t("console.status.confirm", { status: statusLabel(pending) })
+    : "";
+  dom.statusConfirm.disabled = busy;
+  dom.statusConfirm.textContent = t(busy ? "console.status.busy" : "console.status.confirm.button");
+  renderFormError(dom.statusError, null, s.errors.status, "status");
+}
+
+function partyCard(p, revealed) {
+  const rows = [
+    ["phone", p.phone],
+    ["id_number", p.id_number],
+    ["contact_person", p.contact_person],
+    ["credit_code", p.credit_code],
+  ].filter(([, value]) => value);
+  const props = { class: "party", testid: `party-${p.role}`, "data-revealed": String(revealed) };
+  return el("article", props, [
+    el("p", { class: "party-head" }, [
+      el("span", { class: "badge role-badge", text: roleLabel(p.role) }),
+      el("strong", { testid: `party-${p.role}-name`, text: p.name }),
+    ]),
+    el(
+      "dl",
+      { class: "details" },
+      rows.flatMap(([key, value]) => [
+        el("dt", { text: t(`console.field.${key}`) }),
+        el("dd", { testid: `party-${p.role}-${key.replace("_", "-")}`, text: value }),
+      ]),
+    ),
+  ]);
+}
+
+function renderParties(s, c) {
+  const byRole = Object.fromEntries(c.parties.map((p) => [p.role, p]));
+  rebuild(dom.parties, JSON.stringify([c.parties, s.case.revealed]), () => {
+    dom.parties.replaceChildren(
+      ...["consumer", "business"].map((role) =>
+        byRole[role]
+          ? partyCard(byRole[role], s.case.revealed)
+          : el("p", {
+              class: "muted party-missing",
+              testid: `party-${role}-missing`,
+              text: t("console.parties.missing", { role: roleLabel(role) }),
+            }),
+      ),
+    );
+  });
+  const anyone = c.parties.length > 0;
+  dom.revealButton.hidden = !anyone;
+  dom.revealButton.disabled = Boolean(s.busy.reveal);
+  dom.revealButton.textContent = t(
+    s.case.revealed ? "console.parties.hide" : "console.parties.reveal",
+  );
+  dom.revealButton.setAttribute("aria-pressed", String(s.case.revealed));
+  dom.revealNote.hidden = !anyone;
+  dom.revealNote.textContent = t(
+    s.case.revealed ? "console.parties.revealed" : "console.parties.masked",
+  );
+  dom.revealNote.classList.toggle("hint-warn", s.case.revealed);
+  renderFormError(dom.revealError, null, s.errors.reveal, "reveal");
+  for (const role of ["consumer", "business"]) {
+    const form = dom.partyForms[role];
+    form.hidden = Boolean(byRole[role]);
+    const busy = Boolean(s.busy[`party.${role}`]);
+    dom.partySubmits[role].disabled = busy;
+    dom.partySubmits[role].textContent = t(busy ? "console.saving" : `console.parties.add.${role}`);
+    renderFormError(dom.partyErrors[role], form, s.errors[`party.${role}`], "party");
+  }
+}
+
+function invitationCard(inv, s, current) {
+  const revoked = Boolean(inv.revoked_at);
+  const pending = s.case.pendingRevoke === inv.id;
+  const busy = Boolean(s.busy.revoke) && pending;
+  const copied = s.copied?.id === inv.id ? s.copied : null;
+  const role = roleLabel(inv.role);
+  const actions = [];
+  if (!revoked && inv.link) {
+    if (inv.role === "mediator") {
+      actions.push(
+        el("a", {
+          class: "btn btn-primary",
+          href: inv.link,
+          target: "_blank",
+          rel: "noopener",
+          testid: "enter-room",
+          text: t("console.invite.enter"),
+        }),
+      );
+    }
+    actions.push(
+      el("button", {
+        type: "button",
+        class: "btn btn-secondary",
+        testid: "invite-copy",
+        "data-action": "copy",
+        "data-id": inv.id,
+        text: t(copied?.ok ? "console.invite.copied" : "console.invite.copy"),
+      }),
+    );
+  }
+  if (!revoked && !pending) {
+    actions.push(
+      el("button", {
+        type: "button",
+        class: "btn btn-secondary btn-danger",
+        testid: "invite-revoke",
+        "data-action": "revoke",
+        "data-id": inv.id,
+        text: t("console.invite.revoke"),
+      }),
+    );
+  }
+  return el(
+    "article",
+    {
+      class: "invite",
+      testid: current ? `invitation-${inv.role}` : "invitation-old",
+      "data-role": inv.role,
+      "data-invitation-id": inv.id,
+      "data-revoked": String(revoked),
+    },
+    [
+      el("p", { class: "party-head" }, [
+        el("span", { class: "badge role-badge", text: role }),
+        el("strong", { text: inv.name }),
+      ]),
+      el("p", {
+        class: revoked ? "revoked" : "muted",
+        testid: "invite-state",
+        text: revoked
+          ? t("console.invite.revoked", { time: formatDateTime(inv.revoked_at) })
+          : t("console.invite.expires", { time: formatDateTime(inv.expires_at) }),
+      }),
+      !revoked && inv.link
+        ? el("input", {
+            class: "text-input link-input",
+            readonly: true,
+            value: inv.link,
+            testid: "invite-link",
+            "aria-label": t("console.invite.link.label", { role }),
+          })
+        : null,
+      copied && !copied.ok
+        ? el("p", {
+            class: "field-error",
+            testid: "copy-failed",
+            text: t("console.invite.copy_failed"),
+          })
+        : null,
+      actions.length ? el("div", { class: "actions" }, actions) : null,
+      pending
+        ? el("div", { class: "confirm stack", testid: "revoke-confirm-panel" }, [
+            el("p", { class: "confirm-question", text: t("console.invite.revoke.ask", { role }) }),
+            el("div", { class: "actions" }, [
+              el("button", {
+                type: "button",
+                class: "btn btn-primary btn-danger-solid",
+                testid: "invite-revoke-confirm",
+                "data-action": "revoke-confirm",
+                "data-id": inv.id,
+                disabled: busy,
+                text: t(busy ? "console.saving" : "console.invite.revoke.confirm"),
+              }),
+              el("button", {
+                type: "button",
+                class: "btn btn-secondary",
+                testid: "invite-revoke-cancel",
+                "data-action": "revoke-cancel",
+                text: t("console.cancel"),
+              }),
+            ]),
+          ])
+        : null,
+      !revoked && inv.link ? qrFigure(inv.link, role) : null,
+    ],
+  );
+}
+
+function qrFigure(link, role) {
+  const figure = el("figure", { class: "qr", testid: "invite-qr" }, []);
+  const holder = el("div", { class: "qr-code" });
+  const svg = qrSvg(link, t("console.invite.qr.label", { role }));
+  if (svg) holder.innerHTML = svg; // generated by qrcode-generator from the link: no page data
+  figure.append(holder, el("figcaption", { text: t("console.invite.qr", { role }) }));
+  return figure;
+}
+
+function renderInvitations(s, c) {
+  const byRole = new Set(c.parties.map((p) => p.role));
+  const missing = !byRole.has("consumer") || !byRole.has("business");
+  const closed = CLOSED.has(c.status);
+  const busy = Boolean(s.busy.invite);
+  fillSelect(
+    dom.inviteHours,
+    VALID_HOURS.map((h) => [
+      String(h),
+      h > 24 && h % 24 === 0
+        ? t("console.invite.days", { n: h / 24 })
+        : t("console.invite.hours", { n: h }),
+    ]),
+    dom.inviteHours.value || String(DEFAULT_VALID_HOURS),
+  );
+  dom.inviteBlocked.hidden = !(missing || closed);
+  dom.inviteBlocked.textContent = closed
+    ? t("console.invite.closed")
+    : missing
+      ? t("console.invite.needs_parties")
+      : "";
+  dom.inviteButton.disabled = busy || missing || closed;
+  let inviteWords = s.case.batches.length ? "console.invite.again" : "console.invite.open";
+  if (busy) inviteWords = "console.invite.busy";
+  dom.inviteButton.textContent = t(inviteWords);
+  renderFormError(dom.inviteError, null, s.errors.invite, "invite");
+  renderFormError(dom.revokeError, null, s.errors.revoke, "revoke");
+
+  const [current, ...older] = s.case.batches;
+  const signature = JSON.stringify([s.case.batches, s.case.pendingRevoke, s.busy.revoke, s.copied]);
+  rebuild(dom.invitations, signature, () => {
+    const wasOpen = dom.invitations.querySelector("details")?.open ?? false;
+    const parts = [];
+    if (current) {
+      parts.push(
+        el("div", { class: "batch", testid: "invitations-current", "data-room": current.room_id }, [
+          el("h3", {
+            class: "form-title",
+            text: t("console.invite.current", { room: current.room_id }),
+          }),
+          el("p", { class: "muted", text: t("console.invite.not_kept") }),
+          el(
+            "div",
+            { class: "invite-grid" },
+            current.invitations.map((inv) => invitationCard(inv, s, true)),
+          ),
+        ]),
+      );
+    }
+    if (older.length) {
+      parts.push(
+        el("details", { class: "older", testid: "invitations-older", open: wasOpen }, [
+          el("summary", { text: t("console.invite.older", { n: older.length }) }),
+          ...older.map((batch) =>
+            el("div", { class: "batch", "data-room": batch.room_id }, [
+              el("h3", {
+                class: "form-title",
+                text: t("console.invite.room", { room: batch.room_id }),
+              }),
+              el(
+                "div",
+                { class: "invite-grid" },
+                batch.invitations.map((inv) => invitationCard(inv, s, false)),
+              ),
+            ]),
+          ),
+        ]),
+      );
+    }
+    dom.invitations.replaceChildren(...parts);
+  });
+}
+
+function sittingItem(sitting, i) {
+  const start = formatDateTime(sitting.opened_at);
+  const when = sitting.closed_at
+    ? t("console.record.sitting.closed", { start, end: formatDateTime(sitting.closed_at) })
+    : t("console.record.sitting.open", { start });
+  const props = {
+    testid: "sitting",
+    "data-room": sitting.room_id,
+    "data-open": String(!sitting.closed_at),
+  };
+  return el("li", props, [
+    el("strong", { text: t("console.record.sitting", { n: i + 1, room: sitting.room_id }) }),
+    el("span", { text: when }),
+  ]);
+}
+
+function entryItem(entry) {
+  const by = t("console.record.entry.by", {
+    author: entry.author,
+    role: roleLabel(entry.author_role),
+  });
+  return el("li", { testid: "transcript-entry", "data-kind": entry.kind }, [
+    el("span", { class: "entry-meta" }, [
+      el("time", { datetime: entry.at, text: formatTime(entry.at) }),
+      el("span", { text: by }),
+    ]),
+    el("span", { class: "entry-text", testid: "transcript-text", text: entry.text }),
+  ]);
+}
+
+function renderRecord(s) {
+  const record = s.case.record;
+  dom.recordRefresh.disabled = Boolean(s.busy.record);
+  renderFormError(dom.recordError, null, s.errors.record, "record");
+  if (!record) {
+    dom.auditStatus.hidden = true;
+    dom.sittings.replaceChildren();
+    dom.transcript.replaceChildren();
+    return;
+  }
+  dom.auditStatus.hidden = false;
+  dom.auditStatus.dataset.intact = String(record.audit_intact);
+  dom.auditStatus.textContent =
+    t(record.audit_intact ? "console.record.audit.ok" : "console.record.audit.bad") +
+    t("console.record.audit.count", { n: record.audit_events });
+
+  rebuild(dom.sittings, JSON.stringify(record.sittings), () => {
+    dom.sittings.replaceChildren(
+      ...(record.sittings.length
+        ? record.sittings.map(sittingItem)
+        : [el("li", { class: "muted", text: t("console.record.sittings.none") })]),
+    );
+  });
+  rebuild(dom.transcript, JSON.stringify(record.transcript), () => {
+    dom.transcript.replaceChildren(
+      ...(record.transcript.length
+        ? record.transcript.map(entryItem)
+        : [el("li", { class: "muted", text: t("console.record.transcript.none") })]),
+    );
+  });
+  const busy = Boolean(s.busy.note);
+  dom.noteSubmit.disabled = busy;
+  dom.noteSubmit.textContent = t(busy ? "console.saving" : "console.record.note.submit");
+  renderFormError(dom.noteError, dom.noteForm, s.errors.note, "note");
+}
+
+function renderCase(s) {
+  const { data: c, loading, error } = s.case;
+  dom.caseLoading.hidden = !(loading && !c);
+  dom.caseError.hidden = !error;
+  dom.caseErrorText.textContent = error ? errorWords(error, "case") : "";
+  dom.casePage.hidden = !c || Boolean(error);
+  if (!c) return;
+  dom.caseNumber.textContent = c.number;
+  statusBadge(dom.caseStatus, c.status);
+  dom.caseTitle.textContent = c.title;
+  dom.caseDeadline.replaceChildren(...deadlineNodes(c.deadline));
+  rebuild(dom.caseDetails, JSON.stringify(c), () => {
+    dom.caseDetails.replaceChildren(...detailRows(c));
+  });
+  renderStatus(s, c);
+  renderParties(s, c);
+  renderInvitations(s, c);
+  renderRecord(s);
+}
+
+export function render(s) {
+  renderChrome(s);
+  if (s.view === "login") renderLogin(s);
+  if (s.view === "list") renderList(s);
+  if (s.view === "create") renderCreate(s);
+  if (s.view === "case") renderCase(s);
+}

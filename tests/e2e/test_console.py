@@ -1,0 +1,360 @@
+"""The mediator console in headless Chromium: log in, a case from creation to the room and back.
+
+A server of this module's own (``serve --demo`` prints the demo mediator's password, new each
+run); the shared demo room of the other browser tests is left alone. Assertions read the page
+(``data-testid`` elements, ``window.__console``) with bounded waits, never sleeps.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.support.server import RunningServer, run_server
+
+pytestmark = pytest.mark.e2e
+
+NewPage = Callable[..., Page]  # the new_page fixture: new_page(phone=False) -> Page
+PASSWORD_LINE = re.compile(r"Mediator console: .*\(user (?P<user>\S+), password (?P<password>\S+),")
+
+
+@dataclass
+class Console:
+    server: RunningServer
+    username: str
+    password: str
+
+    @property
+    def url(self) -> str:
+        return f"{self.server.url}/console"
+
+
+@pytest.fixture(scope="module")
+def console(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Console]:
+    with run_server(tmp_path_factory.mktemp("console-server")) as running:
+        found = PASSWORD_LINE.search(running.log())
+        assert found, f"no console password in the server log:\n{running.log()}"
+        yield Console(running, found["user"], found["password"])
+        if request.session.testsfailed:
+            print(f"\n--- console server log ---\n{running.log()[-6000:]}")
+
+
+def snapshot(page: Page) -> dict[str, Any]:
+    return page.evaluate("window.__console")  # type: ignore[no-any-return]
+
+
+def log_in(page: Page, console: Console) -> None:
+    page.goto(console.url)
+    page.get_by_test_id("login-username").fill(console.username)
+    page.get_by_test_id("login-password").fill(console.password)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("new-case-button")).to_be_visible()
+
+
+def create_case(page: Page, title: str, category: str = "预付卡", amount: str = "") -> str:
+    """Through the form; returns the new case's number (the page is on the case then)."""
+    page.get_by_test_id("new-case-button").click()
+    page.get_by_test_id("create-title").fill(title)
+    page.get_by_test_id("create-category").select_option(category)
+    page.get_by_test_id("create-amount").fill(amount)
+    page.get_by_test_id("create-submit").click()
+    expect(page.get_by_test_id("case-title")).to_have_text(title)
+    number = snapshot(page)["caseNumber"]
+    assert number, snapshot(page)
+    return str(number)
+
+
+def add_parties(page: Page) -> None:
+    page.get_by_test_id("consumer-name").fill("李女士")
+    page.get_by_test_id("consumer-phone").fill("13812345678")
+    page.get_by_test_id("consumer-submit").click()
+    expect(page.get_by_test_id("party-consumer-name")).to_have_text("李女士")
+    page.get_by_test_id("business-name").fill("某某健身会所")
+    page.get_by_test_id("business-contact").fill("赵店长")
+    page.get_by_test_id("business-submit").click()
+    expect(page.get_by_test_id("party-business-name")).to_have_text("某某健身会所")
+
+
+def move_status(page: Page, to: str, label: str) -> None:
+    page.get_by_test_id(f"status-to-{to}").click()
+    expect(page.get_by_test_id("status-question")).to_contain_text(label)
+    page.get_by_test_id("status-reason").fill("测试")
+    page.get_by_test_id("status-confirm").click()
+    expect(page.get_by_test_id("case-status")).to_have_text(label)
+
+
+def next_steps(page: Page) -> list[str]:
+    buttons = page.get_by_test_id("status-actions").locator("button")
+    return [str(to) for to in buttons.evaluate_all("all => all.map(b => b.dataset.to)")]
+
+
+def test_wrong_password_is_explained_then_login_and_logout(
+    console: Console, new_page: NewPage
+) -> None:
+    page = new_page()
+    page.goto(console.url)
+    expect(page.get_by_test_id("login-username")).to_be_visible()
+    assert snapshot(page)["user"] is None
+
+    page.get_by_test_id("login-username").fill(console.username)
+    page.get_by_test_id("login-password").fill("not-the-password")
+    page.get_by_test_id("login-submit").click()
+    error = page.get_by_test_id("login-error")
+    expect(error).to_have_text("用户名或密码不正确，请重新输入。")
+    expect(error).to_have_attribute("data-code", "bad_credentials")
+    assert snapshot(page)["lastError"] == "bad_credentials"
+
+    page.get_by_test_id("login-password").fill(console.password)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("user-line")).to_have_text("调解员：王调解员")
+    expect(page.get_by_test_id("case-row").first).to_be_visible()  # the demo case
+    assert snapshot(page)["view"] == "list"
+    assert snapshot(page)["user"]["username"] == console.username
+
+    # The session is a cookie: a reload stays logged in; logging out ends it.
+    page.reload()
+    expect(page.get_by_test_id("new-case-button")).to_be_visible()
+
+    # A session that ends meanwhile: the next call sends the page to the login, saying why;
+    # logging in again goes on where the mediator was.
+    page.context.clear_cookies()
+    page.get_by_test_id("case-row").first.click()
+    expect(page.get_by_test_id("login-error")).to_have_attribute("data-code", "not_logged_in")
+    expect(page.get_by_test_id("login-error")).to_have_text("登录已过期，请重新登录。")
+    page.get_by_test_id("login-username").fill(console.username)
+    page.get_by_test_id("login-password").fill(console.password)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("case-page")).to_be_visible()
+    assert snapshot(page)["caseNumber"]
+    page.get_by_test_id("logout-button").click()
+    expect(page.get_by_test_id("login-submit")).to_be_visible()
+    page.reload()
+    expect(page.get_by_test_id("login-submit")).to_be_visible()
+    assert snapshot(page)["user"] is None
+
+
+def test_a_case_from_creation_to_the_room_and_its_record(
+    console: Console, new_page: NewPage
+) -> None:
+    page = new_page()
+    log_in(page, console)
+
+    # A 422 names the field: shown next to the form and under the field itself.
+    page.get_by_test_id("new-case-button").click()
+    page.get_by_test_id("create-title").fill("预付卡退费纠纷")
+    page.get_by_test_id("create-category").select_option("预付卡")
+    page.get_by_test_id("create-amount").fill("1.234")
+    page.get_by_test_id("create-submit").click()
+    error = page.get_by_test_id("create-error")
+    expect(error).to_have_attribute("data-code", "invalid_payload")
+    expect(error).to_contain_text("争议金额")
+    expect(error).to_contain_text("amount_in_dispute")
+    expect(page.get_by_test_id("field-error-amount_in_dispute")).to_contain_text("两位小数")
+    expect(page.get_by_test_id("create-amount")).to_have_attribute("aria-invalid", "true")
+
+    page.get_by_test_id("create-amount").fill("1,200.50")
+    page.get_by_test_id("create-complaint-number").fill("1231500001")
+    page.get_by_test_id("create-submit").click()
+    expect(page.get_by_test_id("case-title")).to_have_text("预付卡退费纠纷")
+    number = snapshot(page)["caseNumber"]
+    expect(page.get_by_test_id("case-number")).to_have_text(number)
+    expect(page.get_by_test_id("case-status")).to_have_text("已收到（待受理）")
+    expect(page.get_by_test_id("detail-amount")).to_have_text("¥1,200.50")
+    expect(page.get_by_test_id("detail-complaint_number")).to_have_text("1231500001")
+    expect(page.get_by_test_id("case-deadline")).to_contain_text("受理期限")
+    expect(page.get_by_test_id("invite-button")).to_be_disabled()  # no parties yet
+
+    # Parties: personal data masked; the full version on request only.
+    add_parties(page)
+    phone = page.get_by_test_id("party-consumer-phone")
+    expect(phone).to_have_text("138****5678")
+    page.get_by_test_id("reveal-button").click()
+    expect(phone).to_have_text("13812345678")
+    page.get_by_test_id("reveal-button").click()
+    expect(phone).to_have_text("138****5678")
+
+    # Status: only the legal next steps are offered.
+    assert next_steps(page) == ["accepted", "not_accepted", "withdrawn"]
+    move_status(page, "accepted", "已受理")
+    assert next_steps(page) == ["in_mediation", "withdrawn"]
+    move_status(page, "in_mediation", "调解中")
+    assert next_steps(page) == ["settled", "not_settled", "withdrawn"]
+    expect(page.get_by_test_id("case-deadline")).to_contain_text("调解期限")
+
+    # Invitations: three links, each with a copy button and a QR code.
+    page.get_by_test_id("invite-button").click()
+    current = page.get_by_test_id("invitations-current")
+    expect(current.locator("[data-testid^='invitation-']")).to_have_count(3)
+    expect(current.locator("[data-testid='invite-qr'] svg")).to_have_count(3)
+    links = {}
+    for role in ("mediator", "consumer", "business"):
+        card = page.get_by_test_id(f"invitation-{role}")
+        links[role] = card.get_by_test_id("invite-link").input_value()
+        assert links[role].startswith(f"{console.server.url}/room/case-"), links[role]
+    consumer_card = page.get_by_test_id("invitation-consumer")
+    consumer_card.get_by_test_id("invite-copy").click()
+    expect(consumer_card.get_by_test_id("invite-copy")).to_have_text("已复制 ✓")
+
+    # "Enter the room" opens the mediator's own link in a new tab, at the join view.
+    with page.expect_popup() as popup:
+        page.get_by_test_id("invitation-mediator").get_by_test_id("enter-room").click()
+    mediator_room = popup.value
+    expect(mediator_room.get_by_test_id("invited-role")).to_have_text("调解员")
+    assert mediator_room.url == links["mediator"]
+    mediator_room.close()
+
+    # The consumer's link reaches the room's join view; joining is written into the record.
+    consumer = new_page(phone=True)
+    consumer.goto(links["consumer"])
+    expect(consumer.get_by_test_id("invited-name")).to_have_text("李女士")
+    consumer.get_by_test_id("join-button").click()
+    consumer.wait_for_function("window.__room.self !== null", timeout=15_000)
+
+    page.reload()
+    expect(page.get_by_test_id("case-title")).to_have_text("预付卡退费纠纷")
+    expect(page.get_by_test_id("sitting")).to_have_count(1)
+    expect(page.get_by_test_id("sitting")).to_have_attribute("data-open", "true")
+    expect(page.get_by_test_id("transcript-text").first).to_have_text("李女士（消费者）进入调解室")
+    expect(page.get_by_test_id("audit-status")).to_have_text(re.compile("^记录完整性校验：通过"))
+
+    # The links survive the reload (this tab only); the business's link is withdrawn.
+    business_card = page.get_by_test_id("invitation-business")
+    business_card.get_by_test_id("invite-revoke").click()
+    business_card.get_by_test_id("invite-revoke-confirm").click()
+    expect(business_card).to_have_attribute("data-revoked", "true")
+    expect(business_card.get_by_test_id("invite-state")).to_contain_text("已收回")
+    expect(business_card.get_by_test_id("invite-qr")).to_have_count(0)
+
+    business = new_page(phone=True)
+    business.goto(links["business"])
+    refusal = business.get_by_test_id("error-message")
+    # (The code, not the words: the room page shows "token_revoked" with its generic words.)
+    expect(refusal).to_have_attribute("data-code", "token_revoked")
+    expect(business.get_by_test_id("join-button")).not_to_be_visible()
+
+    # A note joins the transcript.
+    page.get_by_test_id("note-input").fill("双方同意下周再谈。")
+    page.get_by_test_id("note-submit").click()
+    expect(page.get_by_test_id("transcript-text").last).to_have_text("双方同意下周再谈。")
+    expect(page.get_by_test_id("note-input")).to_have_value("")
+
+    # The list shows the case with its status and deadline.
+    page.get_by_test_id("case-back").click()
+    page.get_by_test_id("search-input").fill(number)
+    page.get_by_test_id("search-submit").click()
+    row = page.get_by_test_id("case-row")
+    expect(row).to_have_count(1)
+    expect(row).to_have_attribute("data-number", number)
+    expect(row).to_contain_text("调解中")
+    expect(row.get_by_test_id("deadline-flag")).to_have_text(re.compile("^(正常|临期|超期)$"))
+
+
+def test_list_filters_search_language_and_messages(console: Console, new_page: NewPage) -> None:
+    page = new_page()
+    log_in(page, console)
+    for title, category in (("洗衣机漏水退货", "家用电器"), ("外卖餐品变质", "餐饮")):
+        answer = page.request.post(
+            f"{console.server.url}/api/cases", data={"title": title, "category": category}
+        )
+        assert answer.status == 201, answer.text()
+    page.reload()
+
+    page.get_by_test_id("filter-category").select_option("餐饮")
+    expect(page.get_by_test_id("case-row")).to_have_count(1)
+    expect(page.get_by_test_id("case-row")).to_contain_text("外卖餐品变质")
+    assert "category=" in page.url
+    page.get_by_test_id("clear-filters").click()
+    page.get_by_test_id("search-input").fill("洗衣机")
+    page.get_by_test_id("search-submit").click()
+    expect(page.get_by_test_id("case-row")).to_have_count(1)
+    expect(page.get_by_test_id("case-row")).to_contain_text("洗衣机漏水退货")
+    page.get_by_test_id("filter-status").select_option("settled")
+    expect(page.get_by_test_id("list-empty")).to_have_text("没有符合条件的案件。")
+
+    # The same language toggle as the room: every string switches; the choice is remembered.
+    page.get_by_test_id("clear-filters").click()
+    expect(page.get_by_test_id("list-total")).to_contain_text("件")
+    page.get_by_test_id("lang-toggle").click()
+    expect(page.get_by_test_id("new-case-button")).to_have_text("New case")
+    expect(page.get_by_test_id("case-row").first).to_contain_text("Received")
+    page.reload()
+    expect(page.get_by_test_id("list-total")).to_have_text(re.compile(r"^Cases found: \d+$"))
+    assert snapshot(page)["lang"] == "en"
+
+    # A case that isn't there (or is another office's) is said so.
+    page.goto(f"{console.url}#/case/NO-SUCH-CASE")
+    expect(page.get_by_test_id("case-error")).to_be_visible()
+    assert snapshot(page)["lastError"] == "case_not_found"
+
+    problems = page.evaluate(
+        """async () => {
+            const { MESSAGES } = await import("/static/js/i18n.js");
+            const [zh, en] = [MESSAGES["zh-CN"], MESSAGES.en].map(Object.keys);
+            const used = [...document.querySelectorAll("*")].flatMap(el =>
+                Object.entries(el.dataset).filter(([k]) => k.startsWith("i18n")).map(([, v]) => v));
+            return {
+                onlyZh: zh.filter(k => !en.includes(k)),
+                onlyEn: en.filter(k => !zh.includes(k)),
+                missing: used.filter(k => !zh.includes(k)),
+                keysOnScreen: document.body.innerText.match(/console\\.[a-z_.]+/g) ?? [],
+            };
+        }"""
+    )
+    assert problems == {"onlyZh": [], "onlyEn": [], "missing": [], "keysOnScreen": []}
+
+
+def test_phone_layout_is_one_hand_sized(console: Console, new_page: NewPage) -> None:
+    page = new_page(phone=True)
+    page.goto(console.url)
+    expect(page.get_by_test_id("login-submit")).to_be_visible()
+    assert_one_hand_sized(page)
+    log_in(page, console)
+    assert_one_hand_sized(page)
+    number = create_case(page, "美容卡退费", category="美容美发", amount="800")
+    add_parties(page)
+    page.get_by_test_id("invite-button").click()
+    expect(page.get_by_test_id("invite-qr")).to_have_count(3)
+    page.get_by_test_id("status-to-accepted").click()
+    expect(page.get_by_test_id("status-confirm")).to_be_visible()
+    assert snapshot(page)["caseNumber"] == number
+    assert_one_hand_sized(page)
+
+
+def assert_one_hand_sized(page: Page) -> None:
+    """Every visible control ≥ 44 px high and on the screen's width; no text below 16 px."""
+    report = page.evaluate(
+        """() => {
+            const visible = [...document.querySelectorAll(
+                "button, a.btn, input:not([type=hidden]), select, textarea, summary")]
+                .filter(el => el.checkVisibility());
+            const name = el => el.dataset.testid || el.name || el.className || el.tagName;
+            const small = [...document.querySelectorAll("body *")]
+                .filter(el => el.checkVisibility() && (el.matches("input, select, textarea") ||
+                    [...el.childNodes].some(
+                        n => n.nodeType === Node.TEXT_NODE && n.textContent.trim())))
+                .filter(el => parseFloat(getComputedStyle(el).fontSize) < 16)
+                .map(name);
+            return {
+                count: visible.length,
+                short: visible.map(el => [name(el), el.getBoundingClientRect()])
+                    .filter(([, r]) => r.height < 44).map(([n, r]) => [n, r.height]),
+                outside: visible.map(el => [name(el), el.getBoundingClientRect()])
+                    .filter(([, r]) => r.left < 0 || r.right > innerWidth).map(([n]) => n),
+                small,
+                scrollWidth: document.documentElement.scrollWidth,
+                width: innerWidth,
+            };
+        }"""
+    )
+    assert report["count"] > 0
+    assert report["short"] == [], f"controls below 44 px: {report['short']}"
+    assert report["outside"] == [], f"controls off the screen: {report['outside']}"
+    assert report["small"] == [], f"text below 16 px: {report['small']}"
+    assert report["scrollWidth"] <= report["width"], "the page scrolls sideways"
