@@ -25,10 +25,28 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored in UTC and always read back time-zone aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: store times in UTC with tzinfo")
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -64,7 +82,7 @@ class Office(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Mediator(Base):
@@ -79,7 +97,7 @@ class Mediator(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     """``scrypt$n$r$p$salt$hash`` (see :mod:`cases.passwords`)."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Case(Base):
@@ -105,10 +123,8 @@ class Case(Base):
     """The day the complaint was received: the acceptance deadline counts from it."""
     accepted_on: Mapped[dt.date | None] = mapped_column(Date)
     concluded_on: Mapped[dt.date | None] = mapped_column(Date)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     parties: Mapped[list[Party]] = relationship(back_populates="case", order_by="Party.id")
     status_changes: Mapped[list[StatusChange]] = relationship(
@@ -125,7 +141,7 @@ class StatusChange(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     from_status: Mapped[str | None] = mapped_column(String(20))
     to_status: Mapped[str] = mapped_column(String(20))
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     actor: Mapped[str] = mapped_column(String(80))
     reason: Mapped[str] = mapped_column(Text, default="")
 
@@ -160,8 +176,8 @@ class Sitting(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     room_id: Mapped[str] = mapped_column(String(64), index=True)
     """The live room's id; the same room may hold several sittings of one case."""
-    opened_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(20))
 
 
@@ -174,8 +190,8 @@ class Attendance(Base):
     sitting_id: Mapped[int] = mapped_column(ForeignKey("sittings.id"), index=True)
     participant_id: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(20))
-    joined_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    left_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    joined_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    left_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class Invitation(Base):
@@ -189,9 +205,9 @@ class Invitation(Base):
     role: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(120))
     issued_by: Mapped[int | None] = mapped_column(ForeignKey("mediators.id"))
-    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class InvitationUse(Base):
@@ -201,7 +217,7 @@ class InvitationUse(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     invitation_id: Mapped[str] = mapped_column(ForeignKey("invitations.id"), index=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(400), default="")
 
@@ -217,7 +233,7 @@ class TranscriptEntry(Base):
     sitting_id: Mapped[int | None] = mapped_column(ForeignKey("sittings.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
     """1, 2, 3… within the case, in the order the server accepted the entries."""
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     kind: Mapped[str] = mapped_column(String(20))
     """``chat``, ``system`` or ``note``."""
     author: Mapped[str] = mapped_column(String(120))
@@ -234,7 +250,7 @@ class AuditEvent(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     seq: Mapped[int] = mapped_column(Integer)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -256,7 +272,7 @@ class Evidence(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     path: Mapped[str] = mapped_column(String(500))
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Recording(Base):
@@ -269,8 +285,8 @@ class Recording(Base):
     sitting_id: Mapped[int] = mapped_column(ForeignKey("sittings.id"))
     participant_id: Mapped[str] = mapped_column(String(64))
     path: Mapped[str] = mapped_column(String(500))
-    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     codecs: Mapped[str] = mapped_column(String(100), default="")
     size: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64))
@@ -285,8 +301,8 @@ class Agreement(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     text: Mapped[str] = mapped_column(Text)
     text_sha256: Mapped[str] = mapped_column(String(64))
-    sealed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sealed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Signature(Base):
@@ -300,4 +316,4 @@ class Signature(Base):
     name: Mapped[str] = mapped_column(String(120))
     text_sha256: Mapped[str] = mapped_column(String(64))
     image_path: Mapped[str] = mapped_column(String(500))
-    signed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -69,6 +69,11 @@ _TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
 }
 
 
+def next_statuses(status: str) -> list[str]:
+    """Where a case in ``status`` may go next."""
+    return sorted(s.value for s in _TRANSITIONS[CaseStatus(status)])
+
+
 def mask_phone(phone: str | None) -> str | None:
     """``13812341234`` → ``138****1234``: enough to recognise, not enough to call."""
     if not phone:
@@ -275,7 +280,14 @@ async def create_case(
 
 
 async def change_status(
-    session: AsyncSession, case_id: int, to: CaseStatus, actor: str, reason: str = ""
+    session: AsyncSession,
+    case_id: int,
+    to: CaseStatus,
+    actor: str,
+    reason: str = "",
+    *,
+    today: dt.date | None = None,
+    amount_recovered: Any = None,
 ) -> Case:
     """Move a case along its life; an illegal move changes nothing and says why."""
     case = await lock_case(session, case_id)
@@ -285,8 +297,15 @@ async def change_status(
         raise InvalidStatusTransition(
             f"a case that is {current} cannot become {to}; allowed: {allowed}"
         )
-    today = utcnow().date()
+    if amount_recovered is not None and to is not CaseStatus.SETTLED:
+        raise InvalidField("amount_recovered", "is recorded only when the case is settled")
+    recovered = (
+        None if amount_recovered is None else parse_amount(amount_recovered, "amount_recovered")
+    )
+    today = today or utcnow().date()
     case.status = to.value
+    if recovered is not None:
+        case.amount_recovered = recovered
     if to is CaseStatus.ACCEPTED:
         case.accepted_on = today
     if to in CONCLUDED or to is CaseStatus.NOT_ACCEPTED:
@@ -305,7 +324,12 @@ async def change_status(
         case.id,
         actor,
         "status_changed",
-        {"from": current.value, "to": to.value, "reason": reason},
+        {
+            "from": current.value,
+            "to": to.value,
+            "reason": reason,
+            "amount_recovered": None if recovered is None else str(recovered),
+        },
     )
     return case
 

@@ -21,7 +21,16 @@ from cases import db
 from cases import repository as repo
 from cases.deadlines import current_deadline
 from cases.invitations import Invitation as InvitationClaims
-from cases.models import Case, CaseStatus, Invitation, Mediator, PartyRole, Sitting
+from cases.models import (
+    CONCLUDED,
+    Case,
+    CaseStatus,
+    Invitation,
+    Mediator,
+    Office,
+    PartyRole,
+    Sitting,
+)
 from cases.passwords import verify_password
 from server import api_schemas as s
 from server.auth import COOKIE, SESSION_TTL, current_mediator, session_cookie
@@ -96,7 +105,11 @@ async def logout(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     mediator = await current_mediator(request)
-    return respond(s.MediatorOut.model_validate(mediator, from_attributes=True))
+    out = s.MediatorOut.model_validate(mediator, from_attributes=True)
+    async with sessions(request)() as session:
+        office = await session.get(Office, mediator.office_id)
+    out.office_name = office.name if office is not None else ""
+    return respond(out)
 
 
 async def office(request: web.Request) -> web.Response:
@@ -115,7 +128,7 @@ async def office(request: web.Request) -> web.Response:
 
 
 def case_out(case: Case, rules: OfficeRules, reveal: bool = False) -> s.CaseOut:
-    deadline = current_deadline(case, rules.calendar, rules.deadlines, dt.date.today())
+    deadline = current_deadline(case, rules.calendar, rules.deadlines, rules.today())
     return s.CaseOut(
         number=case.number,
         complaint_number=case.complaint_number,
@@ -128,6 +141,7 @@ def case_out(case: Case, rules: OfficeRules, reveal: bool = False) -> s.CaseOut:
         received_on=case.received_on,
         accepted_on=case.accepted_on,
         concluded_on=case.concluded_on,
+        next_statuses=repo.next_statuses(case.status),
         deadline=None
         if deadline is None
         else s.DeadlineOut(
@@ -178,7 +192,7 @@ async def create_case(request: web.Request) -> web.Response:
     categories = request.app[OFFICE].categories
     if body.category not in categories:
         raise ApiError(422, "invalid_payload", f"category: must be one of {', '.join(categories)}")
-    today = dt.date.today()
+    today = request.app[OFFICE].today()
     received = body.received_on or today
     if received > today:
         raise ApiError(422, "invalid_payload", "received_on: must not be in the future")
@@ -228,34 +242,44 @@ async def list_cases(request: web.Request) -> web.Response:
                 Case.complaint_number.like(pattern),
             )
         )
-    async with sessions(request)() as session:
-        total = (
-            await session.execute(select(func.count()).select_from(query.subquery()))
-        ).scalar_one()
-        rows = (
-            (
-                await session.execute(
-                    query.options(selectinload(Case.parties))
-                    .order_by(Case.received_on.desc(), Case.id.desc())
-                    .offset((page - 1) * per_page)
-                    .limit(per_page)
-                )
-            )
-            .scalars()
-            .all()
-        )
     flag = request.query.get("deadline")
-    cases = [case_out(c, request.app[OFFICE]) for c in rows]
-    if flag:
-        cases = [c for c in cases if c.deadline is not None and c.deadline.flag == flag]
+    if flag and flag not in ("ok", "due_soon", "overdue"):
+        raise ApiError(422, "invalid_payload", f"deadline: unknown flag {flag!r}")
+    rules = request.app[OFFICE]
+    ordered = query.options(selectinload(Case.parties)).order_by(
+        Case.received_on.desc(), Case.id.desc()
+    )
+    async with sessions(request)() as session:
+        if flag:
+            # A deadline depends on the office's calendar, computed here: filter the open
+            # cases first, then page, so that total and pages are right.
+            closed = [c.value for c in CONCLUDED] + [CaseStatus.NOT_ACCEPTED.value]
+            rows = (await session.execute(ordered.where(Case.status.not_in(closed)))).scalars()
+            matching = [
+                c
+                for c in (case_out(r, rules) for r in rows.all())
+                if c.deadline is not None and c.deadline.flag == flag
+            ]
+            total = len(matching)
+            cases = matching[(page - 1) * per_page : page * per_page]
+        else:
+            total = (
+                await session.execute(select(func.count()).select_from(query.subquery()))
+            ).scalar_one()
+            page_rows = await session.execute(ordered.offset((page - 1) * per_page).limit(per_page))
+            cases = [case_out(c, rules) for c in page_rows.scalars().all()]
     return respond(s.CaseList(cases=cases, total=total, page=page, per_page=per_page))
 
 
 async def get_case(request: web.Request) -> web.Response:
     mediator = await current_mediator(request)
-    async with sessions(request)() as session:
+    reveal = request.query.get("reveal") == "1"
+    async with sessions(request)() as session, session.begin():
         case = await _case(session, mediator, request.match_info["number"])
-    return respond(case_out(case, request.app[OFFICE], reveal=request.query.get("reveal") == "1"))
+        if reveal:  # seeing full personal data leaves a trace in the case's chain
+            await repo.lock_case(session, case.id)
+            await repo.append_audit(session, case.id, mediator.username, "personal_data_viewed", {})
+    return respond(case_out(case, request.app[OFFICE], reveal=reveal))
 
 
 async def change_status(request: web.Request) -> web.Response:
@@ -265,7 +289,13 @@ async def change_status(request: web.Request) -> web.Response:
     async with sessions(request)() as session, session.begin():
         case = await _case(session, mediator, number)
         await repo.change_status(
-            session, case.id, CaseStatus(body.to), mediator.username, body.reason
+            session,
+            case.id,
+            CaseStatus(body.to),
+            mediator.username,
+            body.reason,
+            today=request.app[OFFICE].today(),
+            amount_recovered=body.amount_recovered,
         )
     async with sessions(request)() as session:
         return respond(case_out(await _case(session, mediator, number), request.app[OFFICE]))
@@ -351,6 +381,26 @@ async def issue_invitations(request: web.Request) -> web.Response:
             )
         room_id = sitting.room_id
     return respond(s.InvitationsOut(room_id=room_id, invitations=out), status=201)
+
+
+async def list_invitations(request: web.Request) -> web.Response:
+    mediator = await current_mediator(request)
+    async with sessions(request)() as session:
+        case = await _case(session, mediator, request.match_info["number"])
+        rows = (
+            await session.execute(
+                select(Invitation)
+                .where(Invitation.case_id == case.id)
+                .order_by(Invitation.issued_at.desc(), Invitation.id)
+            )
+        ).scalars()
+        invitations = [
+            s.InvitationOut(
+                id=i.id, role=i.role, name=i.name, expires_at=i.expires_at, revoked_at=i.revoked_at
+            )
+            for i in rows.all()
+        ]
+    return respond(s.InvitationList(invitations=invitations))
 
 
 async def revoke_invitation(request: web.Request) -> web.Response:

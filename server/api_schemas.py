@@ -23,6 +23,7 @@ class MediatorOut(BaseModel):
     username: str
     display_name: str
     office_id: int
+    office_name: str = ""
 
 
 class OfficeOut(BaseModel):
@@ -81,6 +82,8 @@ class CaseOut(BaseModel):
     accepted_on: dt.date | None
     concluded_on: dt.date | None
     deadline: DeadlineOut | None
+    next_statuses: list[str]
+    """The statuses this case may move to now."""
     parties: list[PartyOut]
 
 
@@ -94,6 +97,8 @@ class CaseList(BaseModel):
 class StatusIn(Body):
     to: Literal["accepted", "not_accepted", "in_mediation", "settled", "not_settled", "withdrawn"]
     reason: str = Field(default="", max_length=2000)
+    amount_recovered: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    """Money recovered for the consumer; only with ``to: settled``."""
 
 
 class InvitationsIn(Body):
@@ -108,6 +113,10 @@ class InvitationOut(BaseModel):
     revoked_at: dt.datetime | None
     link: str | None = None
     """Only in the answer that issues it: the link is not stored, only its id."""
+
+
+class InvitationList(BaseModel):
+    invitations: list[InvitationOut]
 
 
 class InvitationsOut(BaseModel):

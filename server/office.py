@@ -2,7 +2,8 @@
 
 Read from a JSON file (``--office-config``), because they change by year and by office:
 ``{"categories": [...], "holidays": ["2026-10-01", ...], "makeup_days": ["2026-10-10"],
-"acceptance_days": 7, "mediation_days": 45, "warn_days": 2}`` — every key optional.
+"acceptance_days": 7, "mediation_days": 45, "warn_days": 2, "timezone": "Asia/Shanghai"}`` —
+every key optional.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cases.calendar import WorkingCalendar
 from cases.deadlines import DeadlineRules
@@ -33,6 +35,11 @@ class OfficeRules:
     categories: tuple[str, ...] = DEFAULT_CATEGORIES
     calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
     deadlines: DeadlineRules = field(default_factory=DeadlineRules)
+    timezone: str = "Asia/Shanghai"
+    """Whose calendar day counts: receipt, acceptance, deadlines are dates in this zone."""
+
+    def today(self) -> dt.date:
+        return dt.datetime.now(ZoneInfo(self.timezone)).date()
 
 
 def load_office_rules(path: Path | None) -> OfficeRules:
@@ -52,6 +59,7 @@ def load_office_rules(path: Path | None) -> OfficeRules:
         "acceptance_days",
         "mediation_days",
         "warn_days",
+        "timezone",
     }
     if unknown:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
@@ -75,7 +83,13 @@ def load_office_rules(path: Path | None) -> OfficeRules:
         and all(isinstance(c, str) and 0 < len(c) <= 40 for c in categories)
     ):
         raise ValueError(f"{path}: categories must be a non-empty list of names (≤ 40 characters)")
+    timezone = data.get("timezone", "Asia/Shanghai")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: timezone {timezone!r} is not a known time zone") from exc
     return OfficeRules(
+        timezone=timezone,
         categories=tuple(categories),
         calendar=WorkingCalendar.of(dates("holidays"), dates("makeup_days")),
         deadlines=DeadlineRules(

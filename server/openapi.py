@@ -45,6 +45,13 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | 
         s.InvitationsOut,
     ),
     (
+        "get",
+        "/api/cases/{number}/invitations",
+        "The case's invitations (the links themselves are not kept)",
+        None,
+        s.InvitationList,
+    ),
+    (
         "post",
         "/api/invitations/{invitation_id}/revoke",
         "Withdraw a link at once",

@@ -18,6 +18,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/cases/{number}/status", api.change_status)
     app.router.add_post("/api/cases/{number}/parties", api.add_party)
     app.router.add_post("/api/cases/{number}/invitations", api.issue_invitations)
+    app.router.add_get("/api/cases/{number}/invitations", api.list_invitations)
     app.router.add_post("/api/invitations/{invitation_id}/revoke", api.revoke_invitation)
     app.router.add_get("/api/cases/{number}/record", api.get_record)
     app.router.add_post("/api/cases/{number}/notes", api.add_note)

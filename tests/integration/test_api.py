@@ -219,3 +219,61 @@ async def test_every_api_route_is_in_the_openapi_document(client: Client) -> Non
             continue  # aiohttp adds HEAD beside every GET
         if path != "/api/openapi.json":
             assert (route.method.lower(), path) in documented, (route.method, path)
+
+
+async def test_settling_records_the_amount_and_next_steps_are_listed(client: Client) -> None:
+    await login(client)
+    me = await (await client.get("/api/me")).json()
+    assert me["office_name"] == "甲市消协"
+    case = await new_case(client)
+    number = case["number"]
+    assert case["next_statuses"] == ["accepted", "not_accepted", "withdrawn"]
+    resp = await client.post(
+        f"/api/cases/{number}/status", json={"to": "accepted", "amount_recovered": "10"}
+    )
+    body = await error(resp, 422, "invalid_field")
+    assert "amount_recovered" in body["message"]
+    for to in ("accepted", "in_mediation"):
+        assert (await client.post(f"/api/cases/{number}/status", json={"to": to})).status == 200
+    resp = await client.post(
+        f"/api/cases/{number}/status", json={"to": "settled", "amount_recovered": "3000.00"}
+    )
+    settled = await resp.json()
+    assert resp.status == 200, settled
+    assert (settled["status"], settled["amount_recovered"]) == ("settled", "3000.00")
+    assert settled["next_statuses"] == [] and settled["deadline"] is None
+    assert settled["concluded_on"] is not None
+
+
+async def test_reveal_is_audited_and_times_carry_their_zone(client: Client) -> None:
+    await login(client)
+    number = (await new_case(client))["number"]
+    for role, name in (("consumer", "李女士"), ("business", "某电器行")):
+        await client.post(f"/api/cases/{number}/parties", json={"role": role, "name": name})
+    await client.post(f"/api/cases/{number}/invitations", json={})
+    before = (await (await client.get(f"/api/cases/{number}/record")).json())["audit_events"]
+    await client.get(f"/api/cases/{number}?reveal=1")
+    record = await (await client.get(f"/api/cases/{number}/record")).json()
+    assert record["audit_events"] == before + 1
+    assert record["audit_intact"] is True
+    listed = await (await client.get(f"/api/cases/{number}/invitations")).json()
+    assert sorted(i["role"] for i in listed["invitations"]) == ["business", "consumer", "mediator"]
+    assert all(i["link"] is None for i in listed["invitations"])  # links are not kept
+    for stamp in [i["expires_at"] for i in listed["invitations"]] + [
+        s["opened_at"] for s in record["sittings"]
+    ]:
+        assert stamp.endswith(("Z", "+00:00")), stamp
+
+
+async def test_deadline_filter_pages_over_the_matching_cases(client: Client) -> None:
+    await login(client)
+    for _ in range(3):
+        await new_case(client, received_on="2020-01-02")  # long overdue
+    await new_case(client)  # due in 7 working days
+    page = await (await client.get("/api/cases?deadline=overdue&per_page=2")).json()
+    assert (page["total"], len(page["cases"])) == (3, 2)
+    page2 = await (await client.get("/api/cases?deadline=overdue&per_page=2&page=2")).json()
+    assert len(page2["cases"]) == 1
+    ok = await (await client.get("/api/cases?deadline=ok")).json()
+    assert ok["total"] == 1
+    await error(await client.get("/api/cases?deadline=late"), 422, "invalid_payload")
