@@ -1,0 +1,1 @@
+"""Benchmarks, run by hand (not in CI): ``python bench/sfu.py --help``."""
