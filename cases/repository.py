@@ -160,6 +160,14 @@ async def verify_case(session: AsyncSession, case_id: int) -> list[ChainProblem]
     }
     described_entries: set[int] = set()
     described_parties: set[int] = set()
+    case = await session.get(Case, case_id)
+    described_case = [ev for ev in events if ev.kind in ("case_created", "case_updated")]
+    if case is not None and described_case:
+        last = described_case[-1]
+        actual = _case_fields(case)
+        for name, value in actual.items():
+            if last.payload.get(name) != value:
+                problems.append(ChainProblem(last.seq, f"the case's {name} was edited"))
     for ev in events:
         if ev.kind == "transcript":
             seq = int(ev.payload["seq"])
@@ -264,17 +272,7 @@ async def create_case(
         case.id,
         actor,
         "case_created",
-        {
-            "number": number,
-            "title": case.title,
-            "category": category,
-            "claim_sha256": _sha256(claim),
-            "amount_in_dispute": None
-            if case.amount_in_dispute is None
-            else str(case.amount_in_dispute),
-            "complaint_number": complaint_number,
-            "received_on": received_on.isoformat(),
-        },
+        {"number": number, "received_on": received_on.isoformat(), **_case_fields(case)},
     )
     return case
 
@@ -331,6 +329,50 @@ async def change_status(
             "amount_recovered": None if recovered is None else str(recovered),
         },
     )
+    return case
+
+
+EDITABLE_FIELDS = ("title", "category", "claim", "amount_in_dispute", "complaint_number")
+
+
+def _case_fields(case: Case) -> dict[str, Any]:
+    """What the audit chain vouches for of the case row itself."""
+    return {
+        "title": case.title,
+        "category": case.category,
+        "claim_sha256": _sha256(case.claim),
+        "amount_in_dispute": None
+        if case.amount_in_dispute is None
+        else str(case.amount_in_dispute),
+        "complaint_number": case.complaint_number,
+    }
+
+
+async def update_case(
+    session: AsyncSession, case_id: int, actor: str, changes: dict[str, Any]
+) -> Case:
+    """Correct a case's description; a concluded case is closed to edits."""
+    case = await lock_case(session, case_id)
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise InvalidField(sorted(unknown)[0], "cannot be changed here")
+    status = CaseStatus(case.status)
+    if status in CONCLUDED or status is CaseStatus.NOT_ACCEPTED:
+        raise InvalidStatusTransition(f"a case that is {status} can no longer be edited")
+    if "title" in changes:
+        if not str(changes["title"]).strip():
+            raise InvalidField("title", "must not be empty")
+        case.title = str(changes["title"]).strip()
+    if "category" in changes:
+        case.category = changes["category"]
+    if "claim" in changes:
+        case.claim = changes["claim"]
+    if "amount_in_dispute" in changes:
+        value = changes["amount_in_dispute"]
+        case.amount_in_dispute = None if value is None else parse_amount(value, "amount_in_dispute")
+    if "complaint_number" in changes:
+        case.complaint_number = changes["complaint_number"]
+    await append_audit(session, case.id, actor, "case_updated", _case_fields(case))
     return case
 
 

@@ -58,6 +58,13 @@ class RoomRegistry:
     def rooms(self) -> list[Room]:
         return list(self._rooms.values())
 
+    async def close_room(self, room_id: str) -> None:
+        """End a room's sitting for good and forget the room."""
+        room = self._rooms.pop(room_id, None)
+        if room is not None:
+            async with room.lock:
+                await room.close(ended=True)
+
     async def close_all(self) -> None:
         """The server is stopping: close every room; their sittings go on after a restart."""
         for room in list(self._rooms.values()):

@@ -30,13 +30,14 @@ from cases.models import (
     Office,
     PartyRole,
     Sitting,
+    utcnow,
 )
 from cases.passwords import verify_password
 from server import api_schemas as s
 from server.auth import COOKIE, SESSION_TTL, current_mediator, session_cookie
 from server.demo import join_link
 from server.errors import ApiError, describe
-from server.keys import DATABASE, GATEWAY, OFFICE, SETTINGS
+from server.keys import DATABASE, GATEWAY, OFFICE, ROOMS, SETTINGS
 from server.office import OfficeRules
 
 B = TypeVar("B", bound=BaseModel)
@@ -280,6 +281,53 @@ async def get_case(request: web.Request) -> web.Response:
             await repo.lock_case(session, case.id)
             await repo.append_audit(session, case.id, mediator.username, "personal_data_viewed", {})
     return respond(case_out(case, request.app[OFFICE], reveal=reveal))
+
+
+async def update_case(request: web.Request) -> web.Response:
+    mediator = await current_mediator(request)
+    body = await read_body(request, s.CaseUpdate)
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise ApiError(422, "invalid_payload", "body: give at least one field to change")
+    for required in ("title", "category", "claim"):
+        if required in changes and changes[required] is None:
+            raise ApiError(422, "invalid_payload", f"{required}: cannot be cleared")
+    categories = request.app[OFFICE].categories
+    if changes.get("category") is not None and changes["category"] not in categories:
+        raise ApiError(422, "invalid_payload", f"category: must be one of {', '.join(categories)}")
+    number = request.match_info["number"]
+    async with sessions(request)() as session, session.begin():
+        case = await _case(session, mediator, number)
+        await repo.update_case(session, case.id, mediator.username, changes)
+    async with sessions(request)() as session:
+        return respond(case_out(await _case(session, mediator, number), request.app[OFFICE]))
+
+
+async def close_sitting(request: web.Request) -> web.Response:
+    """End a sitting: everyone in its room is put out, and its links stop working."""
+    mediator = await current_mediator(request)
+    number = request.match_info["number"]
+    try:
+        sitting_id = int(request.match_info["sitting_id"])
+    except ValueError as exc:
+        raise ApiError(404, "sitting_not_found", "no such sitting") from exc
+    async with sessions(request)() as session:
+        case = await _case(session, mediator, number)
+        sitting = await session.get(Sitting, sitting_id)
+        if sitting is None or sitting.case_id != case.id:
+            raise ApiError(404, "sitting_not_found", f"case {number} has no sitting {sitting_id}")
+        room_id = sitting.room_id
+    registry = request.app[ROOMS]
+    if registry.has_room(room_id):
+        await request.app[GATEWAY].disconnect_room(room_id)
+        await registry.close_room(room_id)  # closes the sitting through its record
+    async with sessions(request)() as session, session.begin():
+        sitting = await session.get(Sitting, sitting_id)
+        assert sitting is not None
+        if sitting.closed_at is None:
+            sitting.closed_at = utcnow()
+        out = s.SittingOut.model_validate(sitting, from_attributes=True)
+    return respond(out)
 
 
 async def change_status(request: web.Request) -> web.Response:

@@ -42,6 +42,16 @@ class CaseIn(Body):
     """Defaults to today."""
 
 
+class CaseUpdate(Body):
+    """Only the fields given change; ``null`` clears an optional one."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    category: str | None = Field(default=None, min_length=1, max_length=40)
+    claim: str | None = Field(default=None, max_length=5000)
+    amount_in_dispute: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    complaint_number: str | None = Field(default=None, max_length=40, pattern=r"^[0-9A-Za-z-]+$")
+
+
 class PartyIn(Body):
     role: Literal["consumer", "business"]
     name: str = Field(min_length=1, max_length=120)

@@ -30,6 +30,14 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | 
         s.CaseOut,
     ),
     ("post", "/api/cases/{number}/status", "Move the case along its life", s.StatusIn, s.CaseOut),
+    ("patch", "/api/cases/{number}", "Correct a case's description", s.CaseUpdate, s.CaseOut),
+    (
+        "post",
+        "/api/cases/{number}/sittings/{sitting_id}/close",
+        "End a sitting: its room closes and its links stop working",
+        None,
+        s.SittingOut,
+    ),
     (
         "post",
         "/api/cases/{number}/parties",

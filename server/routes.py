@@ -15,6 +15,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/cases", api.list_cases)
     app.router.add_post("/api/cases", api.create_case)
     app.router.add_get("/api/cases/{number}", api.get_case)
+    app.router.add_patch("/api/cases/{number}", api.update_case)
+    app.router.add_post("/api/cases/{number}/sittings/{sitting_id}/close", api.close_sitting)
     app.router.add_post("/api/cases/{number}/status", api.change_status)
     app.router.add_post("/api/cases/{number}/parties", api.add_party)
     app.router.add_post("/api/cases/{number}/invitations", api.issue_invitations)

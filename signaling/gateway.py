@@ -108,6 +108,13 @@ class Gateway:
             await self.sio.disconnect(sid)
         return len(sids)
 
+    async def disconnect_room(self, room_id: str) -> None:
+        """Close every connection to a room that is ending."""
+        for sid in [
+            sid for sid, conn in self._connections.items() if conn.invitation.room_id == room_id
+        ]:
+            await self.sio.disconnect(sid)
+
     async def _on_shutdown(self, app: web.Application) -> None:
         """Close every client connection, so shutting down does not wait for browsers to go."""
         for sid in list(self._connections):

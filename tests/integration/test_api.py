@@ -277,3 +277,79 @@ async def test_deadline_filter_pages_over_the_matching_cases(client: Client) -> 
     ok = await (await client.get("/api/cases?deadline=ok")).json()
     assert ok["total"] == 1
     await error(await client.get("/api/cases?deadline=late"), 422, "invalid_payload")
+
+
+async def test_correcting_a_case_is_audited_and_bounded(client: Client) -> None:
+    await login(client)
+    number = (await new_case(client))["number"]
+    resp = await client.patch(
+        f"/api/cases/{number}", json={"title": "空调制冷差", "amount_in_dispute": "2999"}
+    )
+    body = await resp.json()
+    assert resp.status == 200, body
+    assert (body["title"], body["amount_in_dispute"]) == ("空调制冷差", "2999.00")
+    for bad, field in (
+        ({}, "body"),
+        ({"title": None}, "title"),
+        ({"status": "settled"}, "status"),
+        ({"category": "飞船"}, "category"),
+        ({"claim": "x" * 5001}, "claim"),
+    ):
+        err = await error(
+            await client.patch(f"/api/cases/{number}", json=bad), 422, "invalid_payload"
+        )
+        assert field in err["message"], err
+    record = await (await client.get(f"/api/cases/{number}/record")).json()
+    assert record["audit_intact"] is True
+    for to in ("withdrawn",):
+        await client.post(f"/api/cases/{number}/status", json={"to": to})
+    resp = await client.patch(f"/api/cases/{number}", json={"title": "晚了"})
+    await error(resp, 409, "invalid_status_transition")
+
+
+async def test_closing_a_sitting_puts_everyone_out_and_ends_its_links(client: Client) -> None:
+    await login(client)
+    number = (await new_case(client))["number"]
+    for role, name in (("consumer", "李女士"), ("business", "某电器行")):
+        await client.post(f"/api/cases/{number}/parties", json={"role": role, "name": name})
+    issued = await (await client.post(f"/api/cases/{number}/invitations", json={})).json()
+    link = urlparse(next(i["link"] for i in issued["invitations"] if i["role"] == "consumer"))
+    token, room_id = parse_qs(link.query)["t"][0], link.path.rsplit("/", 1)[1]
+    inside = socketio.AsyncClient(reconnection=False)
+    await inside.connect(
+        str(client.make_url("/")),
+        auth={"token": token, "room_id": room_id},
+        transports=["websocket"],
+    )
+    sitting_id = (await (await client.get(f"/api/cases/{number}/record")).json())["sittings"][0][
+        "id"
+    ]
+    resp = await client.post(f"/api/cases/{number}/sittings/{sitting_id}/close")
+    closed = await resp.json()
+    assert resp.status == 200, closed
+    assert closed["closed_at"] is not None
+    for _ in range(50):
+        if not inside.connected:
+            break
+        await asyncio.sleep(0.1)
+    assert not inside.connected
+    await inside.disconnect()
+    inspect = f"/api/invitations/inspect?t={token}&room={room_id}"
+    await error(await client.get(inspect), 404, "room_not_found")
+    await error(
+        await client.post(f"/api/cases/{number}/sittings/999/close"), 404, "sitting_not_found"
+    )
+
+
+async def test_a_party_token_opens_no_api_door(client: Client) -> None:
+    await login(client)
+    number = (await new_case(client))["number"]
+    for role, name in (("consumer", "李女士"), ("business", "某电器行")):
+        await client.post(f"/api/cases/{number}/parties", json={"role": role, "name": name})
+    issued = await (await client.post(f"/api/cases/{number}/invitations", json={})).json()
+    token = parse_qs(urlparse(issued["invitations"][1]["link"]).query)["t"][0]
+    await client.delete("/api/session")
+    client.session.cookie_jar.update_cookies({"mr_session": token})
+    for path in (f"/api/cases/{number}", f"/api/cases/{number}/record", "/api/cases"):
+        resp = await client.get(path, headers={"Authorization": f"Bearer {token}"})
+        await error(resp, 401, "not_logged_in")

@@ -114,6 +114,8 @@ async def test_case_life_is_recorded_and_verifiable(engine: AsyncEngine) -> None
         ("UPDATE audit_events SET actor = 'someone' WHERE seq = 2", "changed after"),
         ("DELETE FROM audit_events WHERE seq = 3", "missing or moved"),
         ("UPDATE parties SET phone = '13900000000' WHERE role = 'consumer'", "was edited"),
+        ("UPDATE cases SET title = '改过的标题'", "the case's title was edited"),
+        ("UPDATE cases SET amount_in_dispute = 1", "amount_in_dispute was edited"),
     ],
 )
 async def test_tampering_is_detected(engine: AsyncEngine, statement: str, expected: str) -> None:
