@@ -21,6 +21,10 @@ SYSTEM_TEXT = {
     "joined": "{name}（{role_label}）进入调解室",
     "left": "{name}（{role_label}）离开调解室",
     "disconnected": "{name}（{role_label}）连接中断",
+    "audio_on": "{name}（{role_label}）打开麦克风",
+    "audio_off": "{name}（{role_label}）关闭麦克风",
+    "video_on": "{name}（{role_label}）打开摄像头",
+    "video_off": "{name}（{role_label}）关闭摄像头",
 }
 ROLE_LABELS = {"mediator": "调解员", "consumer": "消费者", "business": "商家"}
 
@@ -79,6 +83,12 @@ class SittingRecord:
         async with self._sessions() as session, session.begin():
             await self._end_attendance(session, participant_id)
             await self._system(session, "disconnected" if reason != "left" else "left", name, role)
+
+    async def media_changed(self, role: str, name: str, changes: list[str]) -> None:
+        """``changes``: ``audio_on``, ``video_off``… as the participant switched them."""
+        async with self._sessions() as session, session.begin():
+            for what in changes:
+                await self._system(session, what, name, role)
 
     async def close(self, ended: bool) -> None:
         """Everyone present leaves; the sitting itself closes only if it ``ended``."""

@@ -38,6 +38,9 @@ class RoomRecord(Protocol):
 
     async def left(self, participant_id: str, role: str, name: str, reason: str) -> None: ...
 
+    async def media_changed(self, role: str, name: str, changes: list[str]) -> None:
+        """A participant switched microphone or camera (``audio_off``, ``video_on``, …)."""
+
     async def close(self, ended: bool) -> None:
         """The room stops: ``ended`` if the sitting is over, else the server is stopping and
         the sitting goes on after a restart."""
@@ -171,9 +174,22 @@ class Room:
             logger.exception("Room(%s) could not record %s of %s", self.id, what, participant.id)
 
     async def set_media_state(self, participant: Participant, *, audio: bool, video: bool) -> None:
+        changes = [
+            f"{kind}_{'on' if new else 'off'}"
+            for kind, old, new in (
+                ("audio", participant.audio, audio),
+                ("video", participant.video, video),
+            )
+            if old != new
+        ]
         participant.audio = audio
         participant.video = video
         await self._listener.media_state_changed(self, participant)
+        if changes and self.record is not None:
+            try:
+                await self.record.media_changed(participant.role.value, participant.name, changes)
+            except Exception:
+                logger.exception("Room(%s) could not record a media change", self.id)
 
     async def close(self, ended: bool = True) -> None:
         """Close every peer connection; ``ended=False`` when only the server is stopping."""

@@ -25,6 +25,10 @@ async def test_joins_and_leaves_are_in_the_record_after_a_restart(tmp_path: Path
                 await client.connect()
                 assert await client.join() == {"ok": True}
             assert await wait_for(lambda: "consumer" in mediator.remote, 20)
+            ack = await consumer.sio.call("set_media_state", {"audio": False, "video": True})
+            assert ack == {"ok": True}
+            ack = await consumer.sio.call("set_media_state", {"audio": False, "video": True})
+            assert ack == {"ok": True}  # no change: no entry
             assert await consumer.sio.call("leave", {}, timeout=10) == {"ok": True}
         finally:
             await consumer.close()
@@ -48,6 +52,7 @@ async def test_joins_and_leaves_are_in_the_record_after_a_restart(tmp_path: Path
             assert texts == [
                 ("system", "mediator", "王调解员（调解员）进入调解室"),
                 ("system", "consumer", "李女士（消费者）进入调解室"),
+                ("system", "consumer", "李女士（消费者）关闭麦克风"),
                 ("system", "consumer", "李女士（消费者）离开调解室"),
                 ("system", "mediator", "王调解员（调解员）连接中断"),
             ]
