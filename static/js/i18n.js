@@ -139,6 +139,9 @@ export const MESSAGES = {
     "console.err.invalid_payload": "请检查：{fields}",
     "console.err.detail": "服务器提示：{message}",
     "console.err.unknown": "操作未成功（代码：{code}）。",
+    "console.err.invalid_field": "请检查填写的内容。",
+    "console.err.sitting_not_found": "没有找到这场调解。",
+    "console.err.edit.invalid_status_transition": "案件已办结，案件信息不能再修改。",
 
     "console.problem.required": "不能为空",
     "console.problem.too_long": "最多 {n} 个字符",
@@ -169,6 +172,7 @@ export const MESSAGES = {
     "console.field.contact_person": "联系人",
     "console.field.reason": "理由（可选，记入案件记录）",
     "console.field.valid_hours": "链接有效期",
+    "console.field.amount_recovered": "为消费者挽回的金额（元，可选）",
 
     "console.category.appliances": "家用电器",
     "console.category.prepaid": "预付卡",
@@ -202,6 +206,7 @@ export const MESSAGES = {
     "console.status.confirm.button": "确认变更",
     "console.status.busy": "正在变更…",
     "console.status.done": "案件状态已改为“{status}”。",
+    "console.status.recovered.hint": "填写后记入案件信息；不清楚可以不填。",
 
     "console.deadline.acceptance": "受理期限",
     "console.deadline.mediation": "调解期限",
@@ -255,6 +260,13 @@ export const MESSAGES = {
     "console.case.concluded_on": "办结日期",
     "console.case.empty": "未填写",
     "console.case.not_yet": "尚未",
+    "console.case.edit": "编辑",
+
+    "console.edit.heading": "编辑案件信息",
+    "console.edit.text": "只保存改动过的内容，每次修改都记入案件的审计记录。带 * 的为必填项。",
+    "console.edit.submit": "保存修改",
+    "console.edit.done": "案件信息已更新。",
+    "console.edit.unchanged": "没有修改任何内容。",
 
     "console.parties.heading": "当事人",
     "console.parties.reveal": "显示完整信息",
@@ -281,7 +293,7 @@ export const MESSAGES = {
     "console.invite.room": "房间 {room}",
     "console.invite.older": "之前生成的链接（{n} 场）",
     "console.invite.not_kept":
-      "链接只保存在当前浏览器标签页中。把消费者和商家的链接发给他们（复制后用短信或微信发送，或让对方扫码）。",
+      "链接只在生成时显示这一次，只保存在当前浏览器标签页中。请现在把消费者和商家的链接发给他们（复制后用短信或微信发送，或让对方扫码）。链接丢失了就找不回来：请再开一场调解，生成新链接。",
     "console.invite.expires": "有效期至 {time}",
     "console.invite.revoked": "已收回（{time}）",
     "console.invite.link.label": "{role}的邀请链接",
@@ -296,6 +308,30 @@ export const MESSAGES = {
     "console.invite.revoked.done": "{role}的链接已收回。",
     "console.invite.qr": "{role}可用手机扫码进入",
     "console.invite.qr.label": "{role}邀请链接的二维码",
+    "console.invite.expired": "已于 {time} 过期",
+    "console.invite.ended": "本场调解已结束，这个链接不能再用了。",
+    "console.invite.room_ended":
+      "本场调解已结束，下面的链接都已失效。如需再谈，请再开一场调解，生成新链接。",
+    "console.invite.state.valid": "有效",
+    "console.invite.state.expired": "已过期",
+    "console.invite.state.revoked": "已收回",
+    "console.invite.state.ended": "本场已结束",
+    "console.invite.list.heading": "本案的全部邀请链接",
+    "console.invite.list.text":
+      "这里列出本案发出的每一个邀请链接：发给谁、是否还有效。链接本身只在生成时显示一次，服务器不保存，之后无法再显示。链接丢失了，请把它收回，再开一场调解，生成新链接。",
+    "console.invite.list.loading": "正在加载邀请链接…",
+    "console.invite.list.none": "还没有发出邀请链接。",
+    "console.invite.list.none_valid": "目前没有有效的邀请链接。",
+    "console.invite.list.ended_note": "结束一场调解后，那一场的链接也就不能再用了。",
+    "console.invite.list.inactive": "已失效的链接（{n} 个）",
+
+    "console.sitting.state.open": "进行中",
+    "console.sitting.state.closed": "已结束",
+    "console.sitting.close": "结束本次调解",
+    "console.sitting.close.ask":
+      "结束后调解室立即关闭：房间里的所有人都会被请出，这一场的链接全部失效。确定结束吗？",
+    "console.sitting.close.confirm": "确认结束",
+    "console.sitting.closed.done": "第 {n} 场调解已结束。",
 
     "console.record.heading": "案件记录",
     "console.record.refresh": "刷新记录",
@@ -305,7 +341,7 @@ export const MESSAGES = {
     "console.record.sittings": "调解场次",
     "console.record.sittings.none": "还没有调解场次。",
     "console.record.sitting": "第 {n} 场 · 房间 {room}",
-    "console.record.sitting.open": "{start} 开始 · 进行中",
+    "console.record.sitting.open": "{start} 开始",
     "console.record.sitting.closed": "{start} 至 {end}",
     "console.record.transcript": "笔录",
     "console.record.transcript.none": "还没有记录。",
@@ -456,6 +492,10 @@ export const MESSAGES = {
     "console.err.invalid_payload": "Please check: {fields}",
     "console.err.detail": "Server says: {message}",
     "console.err.unknown": "That did not work (code: {code}).",
+    "console.err.invalid_field": "Please check what you entered.",
+    "console.err.sitting_not_found": "No such sitting.",
+    "console.err.edit.invalid_status_transition":
+      "The case is concluded: its details can no longer be changed.",
 
     "console.problem.required": "Required",
     "console.problem.too_long": "At most {n} characters",
@@ -486,6 +526,7 @@ export const MESSAGES = {
     "console.field.contact_person": "Contact person",
     "console.field.reason": "Reason (optional, kept in the case record)",
     "console.field.valid_hours": "Links valid for",
+    "console.field.amount_recovered": "Amount recovered for the consumer (CNY, optional)",
 
     "console.category.appliances": "Household appliances",
     "console.category.prepaid": "Prepaid cards",
@@ -519,6 +560,7 @@ export const MESSAGES = {
     "console.status.confirm.button": "Confirm",
     "console.status.busy": "Changing…",
     "console.status.done": "The case's status is now “{status}”.",
+    "console.status.recovered.hint": "Kept in the case's details; leave it empty if unknown.",
 
     "console.deadline.acceptance": "Acceptance",
     "console.deadline.mediation": "Mediation",
@@ -572,6 +614,14 @@ export const MESSAGES = {
     "console.case.concluded_on": "Concluded",
     "console.case.empty": "Not given",
     "console.case.not_yet": "Not yet",
+    "console.case.edit": "Edit",
+
+    "console.edit.heading": "Edit the case's details",
+    "console.edit.text":
+      "Only what you change is saved; every change is kept in the case's audit trail. Fields marked * are required.",
+    "console.edit.submit": "Save changes",
+    "console.edit.done": "The case's details are updated.",
+    "console.edit.unchanged": "Nothing was changed.",
 
     "console.parties.heading": "Parties",
     "console.parties.reveal": "Show full details",
@@ -599,7 +649,7 @@ export const MESSAGES = {
     "console.invite.room": "Room {room}",
     "console.invite.older": "Earlier links ({n} sittings)",
     "console.invite.not_kept":
-      "The links are kept in this browser tab only. Send the consumer and the business their links (copy them into an SMS or WeChat, or let them scan the code).",
+      "The links are shown this once and kept in this browser tab only. Send the consumer and the business their links now (copy them into an SMS or WeChat, or let them scan the code). A lost link can't be found again: open another sitting to issue new links.",
     "console.invite.expires": "Valid until {time}",
     "console.invite.revoked": "Withdrawn ({time})",
     "console.invite.link.label": "The {role}'s invitation link",
@@ -615,6 +665,30 @@ export const MESSAGES = {
     "console.invite.revoked.done": "The {role}'s link has been withdrawn.",
     "console.invite.qr": "{role}: scan with a phone to enter",
     "console.invite.qr.label": "QR code of the {role}'s invitation link",
+    "console.invite.expired": "Expired {time}",
+    "console.invite.ended": "This sitting has ended: the link no longer works.",
+    "console.invite.room_ended":
+      "This sitting has ended: the links below no longer work. To talk again, open another sitting to issue new links.",
+    "console.invite.state.valid": "Valid",
+    "console.invite.state.expired": "Expired",
+    "console.invite.state.revoked": "Withdrawn",
+    "console.invite.state.ended": "Sitting ended",
+    "console.invite.list.heading": "All of this case's invitations",
+    "console.invite.list.text":
+      "Every invitation link issued for this case: whom it is for and whether it still works. A link is shown only once, when it is issued; the server does not keep it, so it can't be shown again. If a link is lost, withdraw it and open another sitting to issue new links.",
+    "console.invite.list.loading": "Loading the invitations…",
+    "console.invite.list.none": "No invitations issued yet.",
+    "console.invite.list.none_valid": "No invitation is valid now.",
+    "console.invite.list.ended_note": "When a sitting ends, its links stop working too.",
+    "console.invite.list.inactive": "Links no longer valid ({n})",
+
+    "console.sitting.state.open": "Open",
+    "console.sitting.state.closed": "Ended",
+    "console.sitting.close": "End this sitting",
+    "console.sitting.close.ask":
+      "The room closes at once: everyone in it is put out and this sitting's links stop working. End it?",
+    "console.sitting.close.confirm": "End it",
+    "console.sitting.closed.done": "Sitting {n} has ended.",
 
     "console.record.heading": "Case record",
     "console.record.refresh": "Refresh",
@@ -624,7 +698,7 @@ export const MESSAGES = {
     "console.record.sittings": "Sittings",
     "console.record.sittings.none": "No sittings yet.",
     "console.record.sitting": "Sitting {n} · room {room}",
-    "console.record.sitting.open": "Started {start} · open",
+    "console.record.sitting.open": "Started {start}",
     "console.record.sitting.closed": "{start} to {end}",
     "console.record.transcript": "Transcript",
     "console.record.transcript.none": "Nothing recorded yet.",

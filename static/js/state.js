@@ -1,5 +1,7 @@
 // The page's one state object. Only the handlers below change it, each for one event.
 
+import { createStore } from "./shared.js";
+
 export const state = {
   /** loading | refused | join | room | left | replaced | ended */
   view: "loading",
@@ -150,26 +152,7 @@ const handlers = {
   },
 };
 
-const listeners = new Set();
-let scheduled = false;
-
-/** Apply one event; listeners run once per microtask however many events came. */
-export function dispatch(type, payload = {}) {
-  const handler = handlers[type];
-  if (!handler) throw new Error(`state: no handler for ${type}`);
-  handler(state, payload);
-  if (!scheduled) {
-    scheduled = true;
-    queueMicrotask(() => {
-      scheduled = false;
-      for (const listener of listeners) listener(state);
-    });
-  }
-}
-
-export function subscribe(listener) {
-  listeners.add(listener);
-}
+export const { dispatch, subscribe } = createStore(state, handlers);
 
 /** What the room screen shows as the connection state: one of the `conn.*` messages. */
 export function connectionWord(s) {

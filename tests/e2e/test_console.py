@@ -7,13 +7,15 @@ run); the shared demo room of the other browser tests is left alone. Assertions 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.support.server import RunningServer, run_server
 
@@ -93,6 +95,17 @@ def move_status(page: Page, to: str, label: str) -> None:
 def next_steps(page: Page) -> list[str]:
     buttons = page.get_by_test_id("status-actions").locator("button")
     return [str(to) for to in buttons.evaluate_all("all => all.map(b => b.dataset.to)")]
+
+
+def call(page: Page, method: str, path: str, data: Any = None, expect_status: int = 200) -> Any:
+    """The REST API with the page's session (as another tab of the same mediator would)."""
+    answer = page.request.fetch(f"{page.url.split('/console')[0]}{path}", method=method, data=data)
+    assert answer.status == expect_status, f"{method} {path}: {answer.status} {answer.text()}"
+    return answer.json()
+
+
+def invitation_row(page: Page, invitation_id: str) -> Locator:
+    return page.locator(f"[data-testid='invitation-row'][data-invitation-id='{invitation_id}']")
 
 
 def test_wrong_password_is_explained_then_login_and_logout(
@@ -310,6 +323,316 @@ def test_list_filters_search_language_and_messages(console: Console, new_page: N
     assert problems == {"onlyZh": [], "onlyEn": [], "missing": [], "keysOnScreen": []}
 
 
+def test_status_steps_are_the_servers_and_settling_records_the_amount_recovered(
+    console: Console, new_page: NewPage
+) -> None:
+    page = new_page()
+    log_in(page, console)
+    number = create_case(page, "冰箱维修费纠纷", category="家用电器", amount="2000")
+
+    # No transition table of the console's own: the buttons are the case's next_statuses.
+    has_table = page.evaluate(
+        """async () => "NEXT_STATUSES" in await import("/static/js/console/domain.js")"""
+    )
+    assert has_table is False
+    for to, label in (("accepted", "已受理"), ("in_mediation", "调解中"), (None, "")):
+        offered = call(page, "GET", f"/api/cases/{number}")["next_statuses"]
+        expect(page.get_by_test_id("status-actions").locator("button")).to_have_count(len(offered))
+        assert sorted(next_steps(page)) == sorted(offered)
+        if to:
+            move_status(page, to, label)
+    assert next_steps(page) == ["settled", "not_settled", "withdrawn"]  # forward first
+
+    # The amount recovered is asked for on settling only.
+    page.get_by_test_id("status-to-withdrawn").click()
+    expect(page.get_by_test_id("status-question")).to_contain_text("已撤回")
+    expect(page.get_by_test_id("status-amount-recovered")).to_be_hidden()
+    page.get_by_test_id("status-cancel").click()
+    page.get_by_test_id("status-to-settled").click()
+    amount = page.get_by_test_id("status-amount-recovered")
+    expect(amount).to_be_visible()
+    expect(amount).to_have_value("")
+
+    # Validated as the other amounts: the server's 422 names the field, shown under it.
+    amount.fill("12.345")
+    page.get_by_test_id("status-confirm").click()
+    error = page.get_by_test_id("status-error")
+    expect(error).to_have_attribute("data-code", "invalid_payload")
+    expect(error).to_contain_text("挽回的金额")
+    expect(error).to_contain_text("amount_recovered")
+    expect(page.get_by_test_id("field-error-amount_recovered")).to_contain_text("两位小数")
+    expect(amount).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_test_id("case-status")).to_have_text("调解中")
+
+    amount.fill("1,234.5元")
+    expect(page.get_by_test_id("field-error-amount_recovered")).to_have_count(0)
+    page.get_by_test_id("status-confirm").click()
+    expect(page.get_by_test_id("case-status")).to_have_text("调解成功")
+    expect(page.get_by_test_id("detail-recovered")).to_have_text("¥1,234.50")
+    assert call(page, "GET", f"/api/cases/{number}")["amount_recovered"] == "1234.50"
+
+    # Concluded: nowhere to go, nothing to edit, no new mediation.
+    expect(page.get_by_test_id("status-actions").locator("button")).to_have_count(0)
+    expect(page.get_by_test_id("status-final")).to_be_visible()
+    expect(page.get_by_test_id("edit-button")).to_be_hidden()
+    page.reload()
+    expect(page.get_by_test_id("detail-recovered")).to_have_text("¥1,234.50")
+    expect(page.get_by_test_id("status-final")).to_be_visible()
+    expect(page.get_by_test_id("edit-button")).to_be_hidden()
+
+    # Settled without an amount: the row says it was not given.
+    page.get_by_test_id("case-back").click()
+    other = create_case(page, "洗碗机安装费纠纷", category="家用电器")
+    for to in ("accepted", "in_mediation", "settled"):
+        call(page, "POST", f"/api/cases/{other}/status", {"to": to})
+    page.reload()
+    expect(page.get_by_test_id("detail-recovered")).to_have_text("未填写")
+
+
+def test_editing_a_case_names_bad_fields_and_stops_once_concluded(
+    console: Console, new_page: NewPage
+) -> None:
+    page = new_page()
+    log_in(page, console)
+    number = create_case(page, "手机屏幕碎裂", category="网络购物", amount="1500")
+
+    page.get_by_test_id("edit-button").click()
+    form = page.get_by_test_id("edit-form")
+    expect(form).to_be_visible()
+    expect(page.get_by_test_id("case-details")).to_be_hidden()
+    expect(page.get_by_test_id("edit-title")).to_have_value("手机屏幕碎裂")
+    expect(page.get_by_test_id("edit-category")).to_have_value("网络购物")
+    expect(page.get_by_test_id("edit-amount")).to_have_value("1500.00")
+
+    # A 422 names each field, as for creation: summary by the button, a line under each field.
+    page.get_by_test_id("edit-amount").fill("12.345")
+    page.get_by_test_id("edit-complaint-number").fill("12315 001")
+    page.get_by_test_id("edit-submit").click()
+    error = page.get_by_test_id("edit-error")
+    expect(error).to_have_attribute("data-code", "invalid_payload")
+    expect(error).to_contain_text("争议金额")
+    expect(error).to_contain_text("12315 投诉单号")
+    expect(page.get_by_test_id("field-error-amount_in_dispute")).to_contain_text("两位小数")
+    expect(page.get_by_test_id("field-error-complaint_number")).to_contain_text("格式不正确")
+    expect(page.get_by_test_id("case-title")).to_have_text("手机屏幕碎裂")
+
+    page.get_by_test_id("edit-title").fill("手机屏幕碎裂退货纠纷")
+    page.get_by_test_id("edit-category").select_option("家用电器")
+    page.get_by_test_id("edit-claim").fill("退货退款")
+    page.get_by_test_id("edit-amount").fill("1,299")
+    page.get_by_test_id("edit-complaint-number").fill("1231500002")
+    page.get_by_test_id("edit-submit").click()
+    expect(page.get_by_test_id("case-title")).to_have_text("手机屏幕碎裂退货纠纷")
+    expect(form).to_be_hidden()
+    expect(page.get_by_test_id("toast")).to_have_text("案件信息已更新。")
+    expect(page.get_by_test_id("detail-category")).to_have_text("家用电器")
+    expect(page.get_by_test_id("detail-claim")).to_have_text("退货退款")
+    expect(page.get_by_test_id("detail-amount")).to_have_text("¥1,299.00")
+    expect(page.get_by_test_id("detail-complaint_number")).to_have_text("1231500002")
+    saved = call(page, "GET", f"/api/cases/{number}")
+    assert (saved["title"], saved["amount_in_dispute"]) == ("手机屏幕碎裂退货纠纷", "1299.00")
+
+    # Nothing changed: nothing is sent; an emptied optional field is cleared.
+    page.get_by_test_id("edit-button").click()
+    page.get_by_test_id("edit-submit").click()
+    expect(page.get_by_test_id("toast")).to_have_text("没有修改任何内容。")
+    expect(form).to_be_hidden()
+    page.get_by_test_id("edit-button").click()
+    page.get_by_test_id("edit-amount").fill("")
+    page.get_by_test_id("edit-complaint-number").fill("")
+    page.get_by_test_id("edit-submit").click()
+    expect(page.get_by_test_id("detail-amount")).to_have_text("未填写")
+    expect(page.get_by_test_id("detail-complaint_number")).to_have_text("未填写")
+    saved = call(page, "GET", f"/api/cases/{number}")
+    assert (saved["amount_in_dispute"], saved["complaint_number"]) == (None, None)
+
+    # Concluded meanwhile (another tab): the server says no (409), the page says why.
+    page.get_by_test_id("edit-button").click()
+    call(page, "POST", f"/api/cases/{number}/status", {"to": "withdrawn", "reason": "撤诉"})
+    page.get_by_test_id("edit-title").fill("改不了的标题")
+    page.get_by_test_id("edit-submit").click()
+    expect(error).to_have_attribute("data-code", "invalid_status_transition")
+    expect(error).to_have_text("案件已办结，案件信息不能再修改。")
+    expect(page.get_by_test_id("case-status")).to_have_text("已撤回")
+    page.get_by_test_id("edit-cancel").click()
+    expect(page.get_by_test_id("case-title")).to_have_text("手机屏幕碎裂退货纠纷")
+    expect(page.get_by_test_id("edit-button")).to_be_hidden()
+
+
+def test_invitations_are_listed_from_the_server_with_their_state(
+    console: Console, new_page: NewPage
+) -> None:
+    page = new_page()
+    log_in(page, console)
+    number = create_case(page, "装修延期纠纷", category="房屋装修")
+    add_parties(page)
+    expect(page.get_by_test_id("invitation-list-empty")).to_have_text("还没有发出邀请链接。")
+
+    # Issued elsewhere (another tab or device): listed by the server, without their links.
+    elsewhere = call(
+        page, "POST", f"/api/cases/{number}/invitations", {"valid_hours": 24}, expect_status=201
+    )["invitations"]
+    page.reload()
+    rows = page.get_by_test_id("invitation-row")
+    expect(rows).to_have_count(3)
+    for invitation in elsewhere:
+        row = invitation_row(page, invitation["id"])
+        expect(row).to_have_attribute("data-state", "valid")
+        expect(row.get_by_test_id("invitation-row-state")).to_have_text("有效")
+        expect(row).to_contain_text(invitation["name"])
+    expect(page.get_by_test_id("invitation-list").get_by_test_id("invite-link")).to_have_count(0)
+    expect(page.get_by_test_id("invitations-current")).to_have_count(0)  # no links in this tab
+    # A lost link is not shown again: it is replaced by new ones, and the page says so.
+    expect(page.get_by_test_id("case-page")).to_contain_text("链接丢失了，请把它收回，再开一场调解")
+
+    # Issued here: the links are shown (copy, QR) in this tab, and listed with the others.
+    page.get_by_test_id("invite-button").click()
+    expect(page.get_by_test_id("invitations-current").get_by_test_id("invite-qr")).to_have_count(3)
+    expect(page.get_by_test_id("invite-not-kept")).to_contain_text("请再开一场调解，生成新链接")
+    expect(rows).to_have_count(6)
+
+    # Withdrawn from the list, after a confirmation: the row says so (among the old ones).
+    consumer = next(i for i in elsewhere if i["role"] == "consumer")
+    row = invitation_row(page, consumer["id"])
+    row.get_by_test_id("invite-revoke").click()
+    row.get_by_test_id("invite-revoke-cancel").click()
+    expect(row.get_by_test_id("revoke-confirm-panel")).to_have_count(0)
+    row.get_by_test_id("invite-revoke").click()
+    expect(row.get_by_test_id("revoke-confirm-panel")).to_contain_text("消费者")
+    row.get_by_test_id("invite-revoke-confirm").click()
+    expect(row).to_have_attribute("data-state", "revoked")
+    page.get_by_test_id("invitation-list-inactive").locator("summary").click()
+    expect(row.get_by_test_id("invitation-row-state")).to_have_text("已收回")
+    expect(row.get_by_test_id("invite-revoke")).to_have_count(0)
+    listed = call(page, "GET", f"/api/cases/{number}/invitations")["invitations"]
+    assert next(i for i in listed if i["id"] == consumer["id"])["revoked_at"]
+
+    # Withdrawn from its card in this tab: the list says so too.
+    card = page.get_by_test_id("invitation-business")
+    card.get_by_test_id("invite-revoke").click()
+    card.get_by_test_id("invite-revoke-confirm").click()
+    expect(card).to_have_attribute("data-state", "revoked")
+    business_id = card.get_attribute("data-invitation-id")
+    assert business_id
+    expect(invitation_row(page, business_id)).to_have_attribute("data-state", "revoked")
+    expect(page.get_by_test_id("invitation-list-inactive").locator("summary")).to_have_text(
+        "已失效的链接（2 个）"
+    )
+
+    # A day later (the page's clock): the 24-hour links have expired, the 3-day ones have not.
+    page.clock.set_fixed_time(dt.datetime.now(dt.UTC) + dt.timedelta(hours=25))
+    page.reload()
+    mediator = next(i for i in elsewhere if i["role"] == "mediator")
+    expect(invitation_row(page, mediator["id"])).to_have_attribute("data-state", "expired")
+    page.get_by_test_id("invitation-list-inactive").locator("summary").click()
+    expect(
+        invitation_row(page, mediator["id"]).get_by_test_id("invitation-row-state")
+    ).to_have_text("已过期")
+    expect(invitation_row(page, consumer["id"])).to_have_attribute("data-state", "revoked")
+    expect(page.locator("[data-testid='invitation-row'][data-state='valid']")).to_have_count(2)
+    expect(page.get_by_test_id("invitation-consumer")).to_have_attribute("data-state", "valid")
+
+
+def test_ending_a_sitting_puts_everyone_out_and_stops_its_links(
+    console: Console, new_page: NewPage
+) -> None:
+    page = new_page()
+    log_in(page, console)
+    number = create_case(page, "家政服务纠纷", category="其他")
+    add_parties(page)
+    expect(page.get_by_test_id("sittings")).to_contain_text("还没有调解场次。")
+    page.get_by_test_id("invite-button").click()
+    link = page.get_by_test_id("invitation-consumer").get_by_test_id("invite-link").input_value()
+
+    consumer = new_page(phone=True)
+    consumer.goto(link)
+    consumer.get_by_test_id("join-button").click()
+    consumer.wait_for_function("window.__room.self !== null", timeout=15_000)
+
+    sitting = page.get_by_test_id("sitting")
+    expect(sitting).to_have_count(1)
+    expect(sitting).to_have_attribute("data-open", "true")
+    expect(sitting.get_by_test_id("sitting-state")).to_have_text("进行中")
+    expect(sitting.get_by_test_id("sitting-times")).to_contain_text("开始")
+
+    # A confirmation first; cancelling leaves the sitting open.
+    sitting.get_by_test_id("sitting-close").click()
+    expect(sitting.get_by_test_id("sitting-close-panel")).to_contain_text("所有人都会被请出")
+    sitting.get_by_test_id("sitting-close-cancel").click()
+    expect(sitting.get_by_test_id("sitting-close-panel")).to_have_count(0)
+    expect(sitting).to_have_attribute("data-open", "true")
+    sitting.get_by_test_id("sitting-close").click()
+    sitting.get_by_test_id("sitting-close-confirm").click()
+
+    expect(sitting).to_have_attribute("data-open", "false")
+    expect(sitting.get_by_test_id("sitting-state")).to_have_text("已结束")
+    expect(sitting.get_by_test_id("sitting-times")).to_have_text(re.compile(r"^.+ 至 .+$"))
+    expect(sitting.get_by_test_id("sitting-close")).to_have_count(0)
+    expect(page.get_by_test_id("toast")).to_have_text("第 1 场调解已结束。")
+    closed = call(page, "GET", f"/api/cases/{number}/record")["sittings"][0]
+    assert closed["closed_at"], closed
+
+    # Everyone in the room is put out (the server closes their connection).
+    consumer.wait_for_function("window.__room.connection === 'closed'", timeout=15_000)
+
+    # This tab's links of that sitting are shown as no longer working, here and in the list.
+    current = page.get_by_test_id("invitations-current")
+    expect(current.get_by_test_id("invite-not-kept")).to_contain_text("本场调解已结束")
+    expect(current.locator("[data-state='ended']")).to_have_count(3)
+    expect(current.get_by_test_id("invite-link")).to_have_count(0)
+    expect(current.get_by_test_id("invite-qr")).to_have_count(0)
+    expect(page.locator("[data-testid='invitation-row'][data-state='ended']")).to_have_count(3)
+
+    # The link opens no room any more.
+    again = new_page(phone=True)
+    again.goto(link)
+    expect(again.get_by_test_id("error-message")).to_have_attribute("data-code", "room_not_found")
+
+    # A new sitting can be opened; each is shown with its own state.
+    page.get_by_test_id("invite-button").click()
+    expect(page.get_by_test_id("sitting")).to_have_count(2)
+    states = page.get_by_test_id("sitting-state")
+    expect(states).to_have_text(["已结束", "进行中"])
+
+
+def test_top_bar_names_the_office_and_times_are_in_local_time(
+    console: Console, browser: Browser
+) -> None:
+    zone = "Asia/Shanghai"  # not the server's UTC: a time shown as UTC would be 8 hours off
+    context = browser.new_context(
+        timezone_id=zone, locale="zh-CN", viewport={"width": 1280, "height": 800}
+    )
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        log_in(page, console)
+        expect(page.get_by_test_id("office-line")).to_have_text("演示消费者协会")
+        expect(page.get_by_test_id("user-line")).to_have_text("调解员：王调解员")
+        page.reload()
+        expect(page.get_by_test_id("office-line")).to_have_text("演示消费者协会")
+
+        number = create_case(page, "培训课退费", category="教育培训")
+        add_parties(page)
+        page.get_by_test_id("invite-button").click()
+        expect(page.get_by_test_id("invitation-row")).to_have_count(3)
+        record = call(page, "GET", f"/api/cases/{number}/record")
+        invitations = call(page, "GET", f"/api/cases/{number}/invitations")["invitations"]
+
+        def local(value: str) -> str:
+            when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            assert when.tzinfo is not None, value  # the API always says the zone
+            return when.astimezone(ZoneInfo(zone)).strftime("%Y/%m/%d %H:%M")
+
+        opened = record["sittings"][0]["opened_at"]
+        expect(page.get_by_test_id("sitting-times")).to_have_text(f"{local(opened)} 开始")
+        first = invitations[0]
+        expect(
+            invitation_row(page, first["id"]).get_by_test_id("invitation-row-time")
+        ).to_have_text(f"有效期至 {local(first['expires_at'])}")
+    finally:
+        context.close()
+
+
 def test_phone_layout_is_one_hand_sized(console: Console, new_page: NewPage) -> None:
     page = new_page(phone=True)
     page.goto(console.url)
@@ -321,9 +644,29 @@ def test_phone_layout_is_one_hand_sized(console: Console, new_page: NewPage) -> 
     add_parties(page)
     page.get_by_test_id("invite-button").click()
     expect(page.get_by_test_id("invite-qr")).to_have_count(3)
+    expect(page.get_by_test_id("invitation-row")).to_have_count(3)
     page.get_by_test_id("status-to-accepted").click()
     expect(page.get_by_test_id("status-confirm")).to_be_visible()
     assert snapshot(page)["caseNumber"] == number
+    assert_one_hand_sized(page)
+
+    # The newer controls too: the edit form, ending a sitting, withdrawing from the list, and
+    # the amount recovered when settling.
+    page.get_by_test_id("status-cancel").click()
+    page.get_by_test_id("edit-button").click()
+    expect(page.get_by_test_id("edit-form")).to_be_visible()
+    page.get_by_test_id("sitting-close").click()
+    expect(page.get_by_test_id("sitting-close-panel")).to_be_visible()
+    page.get_by_test_id("invitation-row").first.get_by_test_id("invite-revoke").click()
+    expect(
+        page.get_by_test_id("invitation-list").get_by_test_id("revoke-confirm-panel")
+    ).to_be_visible()
+    for to in ("accepted", "in_mediation"):
+        call(page, "POST", f"/api/cases/{number}/status", {"to": to})
+    page.get_by_test_id("edit-cancel").click()
+    page.reload()
+    page.get_by_test_id("status-to-settled").click()
+    expect(page.get_by_test_id("status-amount-recovered")).to_be_visible()
     assert_one_hand_sized(page)
 
 

@@ -48,13 +48,27 @@ export const api = {
   createCase: (body) => request("POST", "/api/cases", body),
   getCase: (number, reveal = false) =>
     request("GET", `${casePath(number)}${reveal ? "?reveal=1" : ""}`),
-  changeStatus: (number, to, reason) =>
-    request("POST", `${casePath(number)}/status`, { to, reason }),
+  /** `changes`: any of {title, category, claim, amount_in_dispute, complaint_number}. */
+  updateCase: (number, changes) => request("PATCH", casePath(number), changes),
+  /** `amountRecovered` only with `to: "settled"`; left out when not given. */
+  changeStatus(number, to, reason, amountRecovered) {
+    const body = { to, reason };
+    if (amountRecovered) body.amount_recovered = amountRecovered;
+    return request("POST", `${casePath(number)}/status`, body);
+  },
   addParty: (number, party) => request("POST", `${casePath(number)}/parties`, party),
   issueInvitations: (number, validHours) =>
     request("POST", `${casePath(number)}/invitations`, { valid_hours: validHours }),
+  /** Every invitation of the case, newest first; `link` is always null (shown once only). */
+  listInvitations: (number) => request("GET", `${casePath(number)}/invitations`),
   revokeInvitation: (id) =>
     request("POST", `/api/invitations/${encodeURIComponent(id)}/revoke`, {}),
+  closeSitting: (number, sittingId) =>
+    request(
+      "POST",
+      `${casePath(number)}/sittings/${encodeURIComponent(String(sittingId))}/close`,
+      {},
+    ),
   getRecord: (number) => request("GET", `${casePath(number)}/record`),
   addNote: (number, text) => request("POST", `${casePath(number)}/notes`, { text }),
 };

@@ -1,5 +1,5 @@
-// What the console knows about cases: statuses and their legal next steps, categories, and how
-// amounts, dates and the server's validation messages are read and shown.
+// What the console knows about cases: statuses (where a case may go next is the server's word),
+// categories, and how amounts, dates and the server's validation messages are read and shown.
 
 import { lang } from "../i18n.js";
 
@@ -13,19 +13,25 @@ export const STATUSES = [
   "withdrawn",
 ];
 
-/** The legal next steps, as cases/repository.py's _TRANSITIONS (the API doesn't list them). */
-export const NEXT_STATUSES = {
-  received: ["accepted", "not_accepted", "withdrawn"],
-  accepted: ["in_mediation", "withdrawn"],
-  in_mediation: ["settled", "not_settled", "withdrawn"],
-  settled: [],
-  not_settled: [],
-  not_accepted: [],
-  withdrawn: [],
-};
+/**
+ * The statuses a case may move to now, as the server says (CaseOut.next_statuses), in the order
+ * of STATUSES (the server sorts them by name): a step forward before a step that ends the case.
+ */
+export function nextStatuses(c) {
+  const rank = (status) => {
+    const i = STATUSES.indexOf(status);
+    return i === -1 ? STATUSES.length : i;
+  };
+  return [...(c?.next_statuses ?? [])].sort((a, b) => rank(a) - rank(b));
+}
 
-/** Statuses after which a case is over: no new mediation is opened. */
-export const CLOSED = new Set(["settled", "not_settled", "not_accepted", "withdrawn"]);
+/** A case the server lets go nowhere any more is over: no edits, no new mediation. */
+export function isConcluded(c) {
+  return nextStatuses(c).length === 0;
+}
+
+/** Statuses that end a case: the buttons leading there are the quieter kind. */
+export const ENDINGS = new Set(["settled", "not_settled", "not_accepted", "withdrawn"]);
 
 /**
  * The default categories (server/office.py DEFAULT_CATEGORIES) → message keys. An office's own
@@ -67,11 +73,31 @@ export function formatMoney(value) {
   return `${negative ? "-" : ""}¥${grouped}.${(fraction + "00").slice(0, 2)}`;
 }
 
-/** A server time: the database gives naive UTC ("2026-11-23T21:28:19"), the API sometimes "Z". */
+/** Two amounts as the API reads them, compared exactly: "3299" and "3299.00" are the same. */
+export function sameAmount(a, b) {
+  const canonical = (value) => {
+    const text = String(value ?? "");
+    const match = text.match(/^(\d+)(?:\.(\d*))?$/);
+    if (!match) return text;
+    const whole = match[1].replace(/^0+(?=\d)/, "");
+    const fraction = (match[2] ?? "").replace(/0+$/, "");
+    return fraction ? `${whole}.${fraction}` : whole;
+  };
+  return canonical(a) === canonical(b);
+}
+
+/** Whether an invitation still lets its holder in, as far as its own dates tell. */
+export function invitationState(inv, now = Date.now()) {
+  if (inv.revoked_at) return "revoked";
+  const expires = parseTime(inv.expires_at);
+  if (expires && expires.getTime() <= now) return "expired";
+  return "valid";
+}
+
+/** A server time: the API gives it with its zone ("…Z" or "…+00:00"); shown in local time. */
 export function parseTime(value) {
   if (!value) return null;
-  const text = /[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`;
-  const time = new Date(text);
+  const time = new Date(value);
   return Number.isNaN(time.getTime()) ? null : time;
 }
 

@@ -3,13 +3,14 @@
 
 import { lang, onLangChange, toggleLang, translateStatic } from "../i18n.js";
 import { ApiError, api } from "./api.js";
-import { DEFAULT_VALID_HOURS, normalizeAmount, todayISO } from "./domain.js";
+import { DEFAULT_VALID_HOURS, normalizeAmount, sameAmount, todayISO } from "./domain.js";
 import { EMPTY_QUERY, caseHash, listHash, parseRoute } from "./routes.js";
 import { dispatch, state, subscribe } from "./state.js";
 import { dom, render, roleLabel, statusLabel } from "./views.js";
 
 const TOAST_MS = 4000;
 const COPIED_MS = 2500;
+const EXPIRY_CHECK_MS = 60_000;
 /** The list asks for this many cases while the deadline filter is on (see listQuery). */
 const DEADLINE_PAGE = 100;
 /** Invitation links issued from this tab, per case: they are shown once by the server only. */
@@ -19,6 +20,9 @@ let toastTimer = null;
 let copiedTimer = null;
 /** Each load gets a number; an answer to an older load is dropped (fast taps, back/forward). */
 let loadSeq = 0;
+/** Likewise for the record and the invitations, which several actions refresh. */
+let recordSeq = 0;
+let invitationsSeq = 0;
 
 let shown = "";
 subscribe(() => {
@@ -94,6 +98,15 @@ async function loadOffice() {
   }
 }
 
+/** The login's answer lacks the office's name: GET /api/me has it. */
+async function loadUser() {
+  try {
+    dispatch("userLoaded", { user: await api.me() });
+  } catch (err) {
+    if (!loggedOutBy(err)) console.warn("me:", err);
+  }
+}
+
 async function checkSession() {
   try {
     dispatch("loggedIn", { user: await api.me() });
@@ -119,6 +132,7 @@ async function login(event) {
     dom.loginForm.elements.password.value = "";
     dispatch("loggedIn", { user });
     loadOffice();
+    if (!user.office_name) loadUser();
     route();
   } catch (err) {
     dispatch("loginFailed", codeOf(err));
@@ -236,6 +250,7 @@ function forgetAllLinks() {
 async function openCase(number) {
   const seq = ++loadSeq;
   dispatch("caseOpened", { number, batches: loadLinks(number) });
+  refreshInvitations(); // on its own: a failure there leaves the rest of the case shown
   try {
     const [data, record] = await Promise.all([api.getCase(number), api.getRecord(number)]);
     if (seq !== loadSeq) return;
@@ -246,12 +261,34 @@ async function openCase(number) {
   }
 }
 
+/** The case's invitations as the server has them (who, until when, withdrawn or not). */
+async function refreshInvitations() {
+  const number = state.case.number;
+  const seq = ++invitationsSeq;
+  try {
+    const answer = await api.listInvitations(number);
+    if (seq !== invitationsSeq || state.case.number !== number) return;
+    dispatch("invitationsLoaded", { invitations: answer.invitations });
+  } catch (err) {
+    if (seq !== invitationsSeq || loggedOutBy(err)) return;
+    dispatch("actionFailed", { action: "invitations", ...codeOf(err) });
+  }
+}
+
+/** The record again; the newest request wins (a close, a note and a tap may overlap). */
 async function refreshRecord() {
   const number = state.case.number;
-  await action("record", async () => {
+  const seq = ++recordSeq;
+  dispatch("actionStarted", { action: "record" });
+  try {
     const record = await api.getRecord(number);
+    if (seq !== recordSeq) return;
     if (state.case.number === number) dispatch("recordLoaded", { record });
-  });
+    dispatch("actionDone", { action: "record" });
+  } catch (err) {
+    if (seq !== recordSeq || loggedOutBy(err)) return;
+    dispatch("actionFailed", { action: "record", ...codeOf(err) });
+  }
 }
 
 function toggleReveal() {
@@ -265,6 +302,7 @@ function toggleReveal() {
 
 function chooseStatus(to) {
   dom.statusReason.value = "";
+  dom.statusRecovered.value = "";
   dispatch("statusChosen", { to });
   queueMicrotask(() => dom.statusConfirmPanel.scrollIntoView({ block: "nearest" }));
 }
@@ -273,9 +311,11 @@ async function confirmStatus() {
   const number = state.case.number;
   const to = state.case.pendingStatus;
   if (!to) return;
+  const recovered = to === "settled" ? normalizeAmount(dom.statusRecovered.value) : "";
   await action("status", async () => {
     try {
-      const data = await api.changeStatus(number, to, dom.statusReason.value.trim());
+      const reason = dom.statusReason.value.trim();
+      const data = await api.changeStatus(number, to, reason, recovered);
       dispatch("statusChanged", { data });
       toast("console.status.done", { status: statusLabel(to) });
     } catch (err) {
@@ -287,6 +327,79 @@ async function confirmStatus() {
     }
   });
   refreshRecord();
+}
+
+// ---- correcting the case's description ------------------------------------------------------
+
+function openEdit() {
+  const c = state.case.data;
+  if (!c) return;
+  const f = dom.editForm.elements;
+  f.title.value = c.title;
+  f.category.value = c.category;
+  f.claim.value = c.claim ?? "";
+  f.amount_in_dispute.value = c.amount_in_dispute ?? "";
+  f.complaint_number.value = c.complaint_number ?? "";
+  dispatch("editOpened");
+  queueMicrotask(() => f.title.focus());
+}
+
+function closeEdit() {
+  dispatch("editClosed");
+  queueMicrotask(() => dom.editButton.focus());
+}
+
+/** What the form changes of the case, as PATCH takes it: only the fields that differ. */
+function editChanges(c) {
+  const f = dom.editForm.elements;
+  const changes = {};
+  const title = f.title.value.trim();
+  if (title !== c.title) changes.title = title;
+  if (f.category.value !== c.category) changes.category = f.category.value;
+  const claim = f.claim.value.trim();
+  if (claim !== (c.claim ?? "")) changes.claim = claim;
+  const amount = normalizeAmount(f.amount_in_dispute.value);
+  if (!amount) {
+    if (c.amount_in_dispute !== null) changes.amount_in_dispute = null;
+  } else if (!sameAmount(amount, c.amount_in_dispute)) {
+    changes.amount_in_dispute = amount;
+  }
+  const complaint = f.complaint_number.value.trim();
+  if (complaint !== (c.complaint_number ?? "")) changes.complaint_number = complaint || null;
+  return changes;
+}
+
+async function saveEdit(event) {
+  event.preventDefault();
+  const number = state.case.number;
+  const c = state.case.data;
+  if (!c) return;
+  const changes = editChanges(c);
+  if (Object.keys(changes).length === 0) {
+    closeEdit();
+    toast("console.edit.unchanged");
+    return;
+  }
+  let saved = false;
+  await action("edit", async () => {
+    try {
+      const data = await api.updateCase(number, changes);
+      dispatch("caseEdited", { data });
+      saved = true;
+      toast("console.edit.done");
+    } catch (err) {
+      // Concluded meanwhile (in another tab, say): show the case as it is now, and why.
+      if (err instanceof ApiError && err.code === "invalid_status_transition") {
+        try {
+          dispatch("caseUpdated", { data: await api.getCase(number) });
+        } catch {
+          // The message stands on its own.
+        }
+      }
+      throw err;
+    }
+  });
+  if (saved) refreshRecord();
 }
 
 async function addParty(event, role) {
@@ -324,16 +437,36 @@ async function issueInvitations() {
     toast("console.invite.issued");
   });
   refreshRecord();
+  refreshInvitations();
 }
 
 async function revoke(id) {
-  const found = state.case.batches.flatMap((b) => b.invitations).find((inv) => inv.id === id);
   await action("revoke", async () => {
     const invitation = await api.revokeInvitation(id);
     dispatch("invitationRevoked", { invitation });
     saveLinks();
-    toast("console.invite.revoked.done", { role: roleLabel(found?.role ?? invitation.role) });
+    toast("console.invite.revoked.done", { role: roleLabel(invitation.role) });
   });
+  refreshInvitations();
+}
+
+// ---- sittings -------------------------------------------------------------------------------
+
+function chooseClose(id) {
+  dispatch("closeChosen", { id });
+}
+
+async function closeSitting(id) {
+  const number = state.case.number;
+  const n = (state.case.record?.sittings ?? []).findIndex((x) => x.id === id) + 1;
+  await action("sitting", async () => {
+    const sitting = await api.closeSitting(number, id);
+    if (state.case.number !== number) return;
+    dispatch("sittingClosed", { sitting });
+    toast("console.sitting.closed.done", { n });
+  });
+  refreshRecord();
+  refreshInvitations();
 }
 
 async function copyText(text, input) {
@@ -390,7 +523,7 @@ function onInvitationClick(event) {
       copyLink(id, button.closest("[data-invitation-id]"));
       break;
     case "revoke":
-      dispatch("revokeChosen", { id });
+      dispatch("revokeChosen", { id, where: button.dataset.where });
       break;
     case "revoke-confirm":
       revoke(id);
@@ -446,6 +579,9 @@ function bindControls() {
     if (button) chooseStatus(button.dataset.to);
   });
   dom.statusConfirm.addEventListener("click", confirmStatus);
+  dom.editButton.addEventListener("click", openEdit);
+  dom.editForm.addEventListener("submit", saveEdit);
+  dom.editCancel.addEventListener("click", closeEdit);
   dom.statusCancel.addEventListener("click", () => dispatch("statusCancelled"));
   dom.revealButton.addEventListener("click", toggleReveal);
   for (const role of ["consumer", "business"]) {
@@ -453,10 +589,20 @@ function bindControls() {
   }
   dom.inviteButton.addEventListener("click", issueInvitations);
   dom.invitations.addEventListener("click", onInvitationClick);
+  dom.invitationList.addEventListener("click", onInvitationClick);
+  dom.sittings.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-action]");
+    if (!button) return;
+    const id = Number(button.dataset.id);
+    if (button.dataset.action === "close-sitting") chooseClose(id);
+    else if (button.dataset.action === "close-confirm") closeSitting(id);
+    else if (button.dataset.action === "close-cancel") dispatch("closeCancelled");
+  });
   dom.recordRefresh.addEventListener("click", refreshRecord);
   dom.noteForm.addEventListener("submit", addNote);
 
-  for (const form of [dom.createForm, ...Object.values(dom.partyForms)]) {
+  const forms = [dom.createForm, dom.editForm, dom.statusConfirmPanel];
+  for (const form of [...forms, ...Object.values(dom.partyForms)]) {
     form.addEventListener("input", (event) => clearFieldProblem(event.target));
   }
 
@@ -472,6 +618,7 @@ function snapshot() {
       : null,
     caseNumber: state.view === "case" ? state.case.number : null,
     caseStatus: state.view === "case" ? (state.case.data?.status ?? null) : null,
+    editing: state.view === "case" && state.case.editing,
     lastError: state.lastError,
     loading: state.list.loading || state.case.loading,
     busy: Object.keys(state.busy).filter((name) => state.busy[name]),
@@ -489,6 +636,10 @@ function start() {
   bindControls();
   render(state);
   checkSession();
+  // Invitations expire as time passes: the case page looks again each minute (nothing fetched).
+  setInterval(() => {
+    if (state.view === "case") render(state);
+  }, EXPIRY_CHECK_MS);
 }
 
 start();

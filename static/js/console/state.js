@@ -1,9 +1,11 @@
 // The console's one state object. Only the handlers below change it, each for one event.
 
+import { createStore } from "../shared.js";
+
 export const state = {
   /** loading | login | list | create | case */
   view: "loading",
-  /** From GET /api/me: {id, username, display_name, office_id}, or null when logged out. */
+  /** From GET /api/me: {id, username, display_name, office_id, office_name}, or null. */
   user: null,
   /** Why the login view shows a message: an error code (bad_credentials, not_logged_in, …). */
   loginError: null,
@@ -32,10 +34,19 @@ export const state = {
     error: null,
     /** The next status the mediator tapped, waiting for confirmation. */
     pendingStatus: null,
-    /** The invitation id whose "withdraw" was tapped, waiting for confirmation. */
+    /**
+     * The invitation whose "withdraw" was tapped, waiting for confirmation: {id, where}, where
+     * is "batch" (a card with its link, issued from this tab) or "list" (the server's list).
+     */
     pendingRevoke: null,
+    /** The sitting id whose "end this sitting" was tapped, waiting for confirmation. */
+    pendingClose: null,
+    /** Whether the case's details are open for editing. */
+    editing: false,
     /** Invitations issued from this tab, newest sitting first: [{room_id, invitations}]. */
     batches: [],
+    /** GET /api/cases/{number}/invitations: every invitation, without links; null until known. */
+    invitations: null,
   },
   /** Per action on the case page (status, party.consumer, invite, note, …): {code, message}. */
   errors: {},
@@ -59,6 +70,10 @@ const handlers = {
     s.loginError = null;
     s.loginBusy = false;
   },
+  /** The mediator as GET /api/me tells (the login's answer lacks the office's name). */
+  userLoaded(s, { user }) {
+    if (s.user) s.user = user;
+  },
   officeLoaded(s, { office }) {
     s.office = office;
   },
@@ -77,7 +92,16 @@ const handlers = {
     s.view = "login";
     s.loginBusy = false;
     s.loginError = reason;
-    s.case = { ...s.case, number: null, data: null, record: null, batches: [], revealed: false };
+    s.case = {
+      ...s.case,
+      number: null,
+      data: null,
+      record: null,
+      batches: [],
+      invitations: null,
+      revealed: false,
+      editing: false,
+    };
     s.errors = {};
     s.busy = {};
     if (reason) failed(s, reason);
@@ -129,7 +153,10 @@ const handlers = {
         error: null,
         pendingStatus: null,
         pendingRevoke: null,
+        pendingClose: null,
+        editing: false,
         batches,
+        invitations: null,
       };
       s.errors = {};
       s.busy = {};
@@ -157,6 +184,10 @@ const handlers = {
     s.case.record = record;
     s.case.data ??= record.case;
   },
+  invitationsLoaded(s, { invitations }) {
+    s.case.invitations = invitations;
+    s.errors.invitations = null;
+  },
 
   actionStarted(s, { action }) {
     s.busy[action] = true;
@@ -176,6 +207,19 @@ const handlers = {
     s.case.pendingStatus = to;
     s.errors.status = null;
   },
+  editOpened(s) {
+    s.case.editing = true;
+    s.errors.edit = null;
+  },
+  editClosed(s) {
+    s.case.editing = false;
+    s.errors.edit = null;
+  },
+  caseEdited(s, { data }) {
+    s.case.data = data;
+    s.case.revealed = false;
+    s.case.editing = false;
+  },
   statusCancelled(s) {
     s.case.pendingStatus = null;
   },
@@ -189,8 +233,8 @@ const handlers = {
     s.case.batches = [batch, ...s.case.batches];
     s.case.pendingRevoke = null;
   },
-  revokeChosen(s, { id }) {
-    s.case.pendingRevoke = id;
+  revokeChosen(s, { id, where }) {
+    s.case.pendingRevoke = { id, where };
     s.errors.revoke = null;
   },
   revokeCancelled(s) {
@@ -198,10 +242,9 @@ const handlers = {
   },
   invitationRevoked(s, { invitation }) {
     s.case.pendingRevoke = null;
-    for (const batch of s.case.batches) {
-      for (const inv of batch.invitations) {
-        if (inv.id === invitation.id) inv.revoked_at = invitation.revoked_at;
-      }
+    const known = [...s.case.batches.flatMap((b) => b.invitations), ...(s.case.invitations ?? [])];
+    for (const inv of known) {
+      if (inv.id === invitation.id) inv.revoked_at = invitation.revoked_at;
     }
   },
   linkCopied(s, { id, ok }) {
@@ -209,6 +252,19 @@ const handlers = {
   },
   copiedCleared(s) {
     s.copied = null;
+  },
+
+  closeChosen(s, { id }) {
+    s.case.pendingClose = id;
+    s.errors.sitting = null;
+  },
+  closeCancelled(s) {
+    s.case.pendingClose = null;
+  },
+  sittingClosed(s, { sitting }) {
+    s.case.pendingClose = null;
+    if (!s.case.record) return;
+    s.case.record.sittings = s.case.record.sittings.map((x) => (x.id === sitting.id ? sitting : x));
   },
 
   noteAdded(s, { entry }) {
@@ -223,23 +279,4 @@ const handlers = {
   },
 };
 
-const listeners = new Set();
-let scheduled = false;
-
-/** Apply one event; listeners run once per microtask however many events came. */
-export function dispatch(type, payload = {}) {
-  const handler = handlers[type];
-  if (!handler) throw new Error(`state: no handler for ${type}`);
-  handler(state, payload);
-  if (!scheduled) {
-    scheduled = true;
-    queueMicrotask(() => {
-      scheduled = false;
-      for (const listener of listeners) listener(state);
-    });
-  }
-}
-
-export function subscribe(listener) {
-  listeners.add(listener);
-}
+export const { dispatch, subscribe } = createStore(state, handlers);

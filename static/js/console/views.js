@@ -3,17 +3,19 @@
 import { hasMessage, lang, t } from "../i18n.js";
 import {
   CATEGORIES,
-  CLOSED,
   DEADLINE_FLAGS,
-  NEXT_STATUSES,
+  DEFAULT_VALID_HOURS,
+  ENDINGS,
   STATUSES,
   VALID_HOURS,
-  DEFAULT_VALID_HOURS,
   fieldProblems,
   formatDate,
   formatDateTime,
   formatMoney,
   formatTime,
+  invitationState,
+  isConcluded,
+  nextStatuses,
 } from "./domain.js";
 import { qrSvg } from "./qr.js";
 import { caseHash, listHash } from "./routes.js";
@@ -24,6 +26,7 @@ const $ = (testid, root = document) => root.querySelector(`[data-testid="${testi
 export const dom = {
   views: document.querySelectorAll("[data-view]"),
   userLine: $("user-line"),
+  officeLine: $("office-line"),
   langToggle: $("lang-toggle"),
   logoutButton: $("logout-button"),
   toast: $("toast"),
@@ -68,11 +71,19 @@ export const dom = {
   caseTitle: $("case-title"),
   caseDeadline: $("case-deadline"),
   caseDetails: $("case-details"),
+  editButton: $("edit-button"),
+  editForm: $("edit-form"),
+  editCategory: $("edit-category"),
+  editError: $("edit-error"),
+  editSubmit: $("edit-submit"),
+  editCancel: $("edit-cancel"),
   statusCurrent: $("status-current"),
   statusFinal: $("status-final"),
   statusActions: $("status-actions"),
   statusConfirmPanel: $("status-confirm-panel"),
   statusQuestion: $("status-question"),
+  statusRecoveredField: $("status-recovered-field"),
+  statusRecovered: $("status-amount-recovered"),
   statusReason: $("status-reason"),
   statusConfirm: $("status-confirm"),
   statusCancel: $("status-cancel"),
@@ -90,6 +101,9 @@ export const dom = {
   inviteError: $("invite-error"),
   revokeError: $("revoke-error"),
   invitations: $("invitations"),
+  invitationList: $("invitation-list"),
+  invitationListError: $("invitation-list-error"),
+  sittingError: $("sitting-error"),
   recordRefresh: $("record-refresh"),
   auditStatus: $("audit-status"),
   recordError: $("record-error"),
@@ -170,7 +184,16 @@ const PROBLEMS = [
   [/valid date/, "console.problem.date"],
   [/must be one of/, "console.problem.choose"],
   [/in the future/, "console.problem.future"],
+  // cases/repository.py InvalidField (code invalid_field)
+  [/must not be empty|cannot be cleared/, "console.problem.required"],
+  [/more than two decimals/, "console.problem.decimals"],
+  [/is too large/, "console.problem.too_big"],
+  [/not a number/, "console.problem.number"],
+  [/must be zero or more/, "console.problem.negative"],
 ];
+
+/** The codes whose message names the fields at fault ("title: …; amount_in_dispute: …"). */
+const FIELD_CODES = new Set(["invalid_payload", "invalid_field"]);
 
 /** A validation problem of the server in the page's words (the original stays on screen). */
 function problemWords(text) {
@@ -200,7 +223,7 @@ function renderFormError(box, form, error, context) {
     box.hidden = !error;
     if (!error) return;
     box.dataset.code = error.code;
-    const problems = error.code === "invalid_payload" ? fieldProblems(error.message) : [];
+    const problems = FIELD_CODES.has(error.code) ? fieldProblems(error.message) : [];
     let summary;
     if (problems.length && form) {
       const labels = [...new Set(problems.map((p) => fieldLabel(form, p.field)))];
@@ -211,7 +234,7 @@ function renderFormError(box, form, error, context) {
     box.append(
       el("p", { class: "form-error-text", testid: `${box.dataset.testid}-text`, text: summary }),
     );
-    if (error.message && ["invalid_payload", "unknown"].includes(error.code)) {
+    if (error.message && (FIELD_CODES.has(error.code) || error.code === "unknown")) {
       box.append(
         el("p", {
           class: "form-error-detail",
@@ -274,6 +297,7 @@ function renderChrome(s) {
   for (const link of dom.backLinks) link.setAttribute("href", listHash(s.list.query));
   for (const view of dom.views) view.hidden = view.dataset.view !== s.view;
   dom.userLine.textContent = s.user ? t("console.user", { name: s.user.display_name }) : "";
+  dom.officeLine.textContent = s.user?.office_name ?? "";
   dom.logoutButton.hidden = !s.user;
   dom.toast.hidden = !s.toast;
   dom.toast.textContent = s.toast ? t(s.toast.key, s.toast.params) : "";
@@ -400,31 +424,58 @@ function detailRows(c) {
     ["accepted_on", c.accepted_on ? formatDate(c.accepted_on) : notYet],
     ["concluded_on", c.concluded_on ? formatDate(c.concluded_on) : notYet],
   ];
-  if (c.amount_recovered) rows.splice(5, 0, ["recovered", formatMoney(c.amount_recovered)]);
+  // What was recovered for the consumer: asked for on settling, so shown once settled.
+  if (c.amount_recovered || c.status === "settled") {
+    const recovered = c.amount_recovered ? formatMoney(c.amount_recovered) : notGiven;
+    rows.splice(5, 0, ["recovered", recovered]);
+  }
   return rows.flatMap(([key, value]) => [
     el("dt", { text: t(`console.case.${key}`) }),
     el("dd", { testid: `detail-${key}`, text: value }),
   ]);
 }
 
+function renderDetails(s, c) {
+  const editing = s.case.editing;
+  rebuild(dom.caseDetails, JSON.stringify(c), () => {
+    dom.caseDetails.replaceChildren(...detailRows(c));
+  });
+  dom.caseDetails.hidden = editing;
+  dom.editButton.hidden = editing || isConcluded(c);
+  dom.editForm.hidden = !editing;
+  const categories = categoryOptions(s, t("console.field.category.choose"));
+  if (!categories.some(([value]) => value === c.category)) {
+    categories.push([c.category, categoryLabel(c.category)]);
+  }
+  fillSelect(dom.editCategory, categories, dom.editCategory.value || c.category);
+  const busy = Boolean(s.busy.edit);
+  dom.editSubmit.disabled = busy;
+  dom.editSubmit.textContent = t(busy ? "console.saving" : "console.edit.submit");
+  renderFormError(dom.editError, dom.editForm, s.errors.edit, "edit");
+}
+
+function actionLabel(to) {
+  return hasMessage(`console.action.${to}`) ? t(`console.action.${to}`) : statusLabel(to);
+}
+
 function renderStatus(s, c) {
   dom.statusCurrent.textContent = statusLabel(c.status);
-  const next = NEXT_STATUSES[c.status] ?? [];
+  const next = nextStatuses(c);
   dom.statusFinal.hidden = next.length > 0;
   const pending = s.case.pendingStatus;
   const busy = Boolean(s.busy.status);
-  rebuild(dom.statusActions, JSON.stringify([c.status, pending, busy]), () => {
+  rebuild(dom.statusActions, JSON.stringify([next, pending, busy]), () => {
     dom.statusActions.replaceChildren(
       ...next.map((to) =>
         el("button", {
           type: "button",
-          class: `btn ${CLOSED.has(to) ? "btn-secondary" : "btn-primary"}`,
+          class: `btn ${ENDINGS.has(to) ? "btn-secondary" : "btn-primary"}`,
           testid: `status-to-${to}`,
           "data-action": "choose-status",
           "data-to": to,
           "aria-pressed": String(pending === to),
           disabled: busy,
-          text: t(`console.action.${to}`),
+          text: actionLabel(to),
         }),
       ),
     );
@@ -433,9 +484,10 @@ function renderStatus(s, c) {
   dom.statusQuestion.textContent = pending
     ? t("console.status.confirm", { status: statusLabel(pending) })
     : "";
+  dom.statusRecoveredField.hidden = pending !== "settled";
   dom.statusConfirm.disabled = busy;
   dom.statusConfirm.textContent = t(busy ? "console.status.busy" : "console.status.confirm.button");
-  renderFormError(dom.statusError, null, s.errors.status, "status");
+  renderFormError(dom.statusError, dom.statusConfirmPanel, s.errors.status, "status");
 }
 
 function partyCard(p, revealed) {
@@ -500,14 +552,75 @@ function renderParties(s, c) {
   }
 }
 
-function invitationCard(inv, s, current) {
-  const revoked = Boolean(inv.revoked_at);
-  const pending = s.case.pendingRevoke === inv.id;
+/** The rooms whose sitting has ended: their links let no one in any more. */
+function endedRooms(s) {
+  return new Set((s.case.record?.sittings ?? []).filter((x) => x.closed_at).map((x) => x.room_id));
+}
+
+/** valid | expired | revoked, and "ended" for a link of a sitting this page knows has ended. */
+function linkState(inv, roomEnded) {
+  const byDates = invitationState(inv);
+  return byDates === "valid" && roomEnded ? "ended" : byDates;
+}
+
+function stateWords(inv, state) {
+  if (state === "revoked")
+    return t("console.invite.revoked", { time: formatDateTime(inv.revoked_at) });
+  if (state === "expired")
+    return t("console.invite.expired", { time: formatDateTime(inv.expires_at) });
+  if (state === "ended") return t("console.invite.ended");
+  return t("console.invite.expires", { time: formatDateTime(inv.expires_at) });
+}
+
+/** The "withdraw" button of a valid invitation, or its confirmation once tapped. */
+function revokeControls(inv, s, where) {
+  const pending = s.case.pendingRevoke?.id === inv.id && s.case.pendingRevoke.where === where;
   const busy = Boolean(s.busy.revoke) && pending;
+  const role = roleLabel(inv.role);
+  if (!pending) {
+    const button = el("button", {
+      type: "button",
+      class: "btn btn-secondary btn-danger",
+      testid: "invite-revoke",
+      "data-action": "revoke",
+      "data-where": where,
+      "data-id": inv.id,
+      text: t("console.invite.revoke"),
+    });
+    return { button, panel: null };
+  }
+  const panel = el("div", { class: "confirm stack", testid: "revoke-confirm-panel" }, [
+    el("p", { class: "confirm-question", text: t("console.invite.revoke.ask", { role }) }),
+    el("div", { class: "actions" }, [
+      el("button", {
+        type: "button",
+        class: "btn btn-primary btn-danger-solid",
+        testid: "invite-revoke-confirm",
+        "data-action": "revoke-confirm",
+        "data-id": inv.id,
+        disabled: busy,
+        text: t(busy ? "console.saving" : "console.invite.revoke.confirm"),
+      }),
+      el("button", {
+        type: "button",
+        class: "btn btn-secondary",
+        testid: "invite-revoke-cancel",
+        "data-action": "revoke-cancel",
+        text: t("console.cancel"),
+      }),
+    ]),
+  ]);
+  return { button: null, panel };
+}
+
+/** One link issued from this tab: the link itself, copy, QR, withdraw, while it works. */
+function invitationCard(inv, s, current, roomEnded) {
+  const state = linkState(inv, roomEnded);
+  const usable = state === "valid" && Boolean(inv.link);
   const copied = s.copied?.id === inv.id ? s.copied : null;
   const role = roleLabel(inv.role);
   const actions = [];
-  if (!revoked && inv.link) {
+  if (usable) {
     if (inv.role === "mediator") {
       actions.push(
         el("a", {
@@ -531,18 +644,9 @@ function invitationCard(inv, s, current) {
       }),
     );
   }
-  if (!revoked && !pending) {
-    actions.push(
-      el("button", {
-        type: "button",
-        class: "btn btn-secondary btn-danger",
-        testid: "invite-revoke",
-        "data-action": "revoke",
-        "data-id": inv.id,
-        text: t("console.invite.revoke"),
-      }),
-    );
-  }
+  const revoke =
+    state === "valid" ? revokeControls(inv, s, "batch") : { button: null, panel: null };
+  if (revoke.button) actions.push(revoke.button);
   return el(
     "article",
     {
@@ -550,7 +654,8 @@ function invitationCard(inv, s, current) {
       testid: current ? `invitation-${inv.role}` : "invitation-old",
       "data-role": inv.role,
       "data-invitation-id": inv.id,
-      "data-revoked": String(revoked),
+      "data-state": state,
+      "data-revoked": String(state === "revoked"),
     },
     [
       el("p", { class: "party-head" }, [
@@ -558,13 +663,11 @@ function invitationCard(inv, s, current) {
         el("strong", { text: inv.name }),
       ]),
       el("p", {
-        class: revoked ? "revoked" : "muted",
+        class: state === "valid" ? "muted" : "revoked",
         testid: "invite-state",
-        text: revoked
-          ? t("console.invite.revoked", { time: formatDateTime(inv.revoked_at) })
-          : t("console.invite.expires", { time: formatDateTime(inv.expires_at) }),
+        text: stateWords(inv, state),
       }),
-      !revoked && inv.link
+      usable
         ? el("input", {
             class: "text-input link-input",
             readonly: true,
@@ -581,30 +684,8 @@ function invitationCard(inv, s, current) {
           })
         : null,
       actions.length ? el("div", { class: "actions" }, actions) : null,
-      pending
-        ? el("div", { class: "confirm stack", testid: "revoke-confirm-panel" }, [
-            el("p", { class: "confirm-question", text: t("console.invite.revoke.ask", { role }) }),
-            el("div", { class: "actions" }, [
-              el("button", {
-                type: "button",
-                class: "btn btn-primary btn-danger-solid",
-                testid: "invite-revoke-confirm",
-                "data-action": "revoke-confirm",
-                "data-id": inv.id,
-                disabled: busy,
-                text: t(busy ? "console.saving" : "console.invite.revoke.confirm"),
-              }),
-              el("button", {
-                type: "button",
-                class: "btn btn-secondary",
-                testid: "invite-revoke-cancel",
-                "data-action": "revoke-cancel",
-                text: t("console.cancel"),
-              }),
-            ]),
-          ])
-        : null,
-      !revoked && inv.link ? qrFigure(inv.link, role) : null,
+      revoke.panel,
+      usable ? qrFigure(inv.link, role) : null,
     ],
   );
 }
@@ -618,10 +699,110 @@ function qrFigure(link, role) {
   return figure;
 }
 
+/**
+ * The invitations of ended sittings that this page can tell: those issued from this tab (the
+ * server's list does not say which sitting an invitation belongs to).
+ */
+function endedInvitations(s) {
+  const ended = endedRooms(s);
+  return new Set(
+    s.case.batches
+      .filter((b) => ended.has(b.room_id))
+      .flatMap((b) => b.invitations.map((i) => i.id)),
+  );
+}
+
+/** One invitation as the server lists it: whom it is for, whether it works; no link. */
+function invitationRow(inv, s, state) {
+  const revoke = state === "valid" ? revokeControls(inv, s, "list") : { button: null, panel: null };
+  return el(
+    "article",
+    {
+      class: "invite invite-row",
+      testid: "invitation-row",
+      "data-role": inv.role,
+      "data-invitation-id": inv.id,
+      "data-state": state,
+    },
+    [
+      el("p", { class: "party-head" }, [
+        el("span", { class: "badge role-badge", text: roleLabel(inv.role) }),
+        el("strong", { text: inv.name }),
+        el("span", {
+          class: "badge state-badge",
+          "data-state": state,
+          testid: "invitation-row-state",
+          text: t(`console.invite.state.${state}`),
+        }),
+      ]),
+      el("p", { class: "muted", testid: "invitation-row-time", text: stateWords(inv, state) }),
+      revoke.button ? el("div", { class: "actions" }, [revoke.button]) : null,
+      revoke.panel,
+    ],
+  );
+}
+
+function renderInvitationList(s) {
+  const list = s.case.invitations;
+  renderFormError(dom.invitationListError, null, s.errors.invitations, "invitations");
+  const ended = endedInvitations(s);
+  const states = (list ?? []).map((inv) => linkState(inv, ended.has(inv.id)));
+  const signature = JSON.stringify([list, states, s.case.pendingRevoke, s.busy.revoke]);
+  rebuild(dom.invitationList, signature, () => {
+    const wasOpen = dom.invitationList.querySelector("details")?.open ?? false;
+    if (list === null) {
+      dom.invitationList.replaceChildren(
+        el("p", { class: "muted", text: t("console.invite.list.loading") }),
+      );
+      return;
+    }
+    if (list.length === 0) {
+      dom.invitationList.replaceChildren(
+        el("p", {
+          class: "muted",
+          testid: "invitation-list-empty",
+          text: t("console.invite.list.none"),
+        }),
+      );
+      return;
+    }
+    const valid = list.filter((_, i) => states[i] === "valid");
+    const inactive = states.filter((state) => state !== "valid");
+    const parts = [];
+    if (valid.length) {
+      parts.push(
+        el(
+          "div",
+          { class: "invite-grid" },
+          valid.map((inv) => invitationRow(inv, s, "valid")),
+        ),
+      );
+    } else {
+      parts.push(el("p", { class: "muted", text: t("console.invite.list.none_valid") }));
+    }
+    parts.push(el("p", { class: "muted", text: t("console.invite.list.ended_note") }));
+    if (inactive.length) {
+      parts.push(
+        el("details", { class: "older", testid: "invitation-list-inactive", open: wasOpen }, [
+          el("summary", { text: t("console.invite.list.inactive", { n: inactive.length }) }),
+          el(
+            "div",
+            { class: "invite-grid" },
+            list.flatMap((inv, i) =>
+              states[i] === "valid" ? [] : [invitationRow(inv, s, states[i])],
+            ),
+          ),
+        ]),
+      );
+    }
+    dom.invitationList.replaceChildren(...parts);
+  });
+}
+
 function renderInvitations(s, c) {
   const byRole = new Set(c.parties.map((p) => p.role));
   const missing = !byRole.has("consumer") || !byRole.has("business");
-  const closed = CLOSED.has(c.status);
+  const closed = isConcluded(c);
   const busy = Boolean(s.busy.invite);
   fillSelect(
     dom.inviteHours,
@@ -640,29 +821,44 @@ function renderInvitations(s, c) {
       ? t("console.invite.needs_parties")
       : "";
   dom.inviteButton.disabled = busy || missing || closed;
-  let inviteWords = s.case.batches.length ? "console.invite.again" : "console.invite.open";
+  let inviteWords =
+    (s.case.record?.sittings.length ?? 0) ? "console.invite.again" : "console.invite.open";
   if (busy) inviteWords = "console.invite.busy";
   dom.inviteButton.textContent = t(inviteWords);
   renderFormError(dom.inviteError, null, s.errors.invite, "invite");
   renderFormError(dom.revokeError, null, s.errors.revoke, "revoke");
 
+  const ended = endedRooms(s);
   const [current, ...older] = s.case.batches;
-  const signature = JSON.stringify([s.case.batches, s.case.pendingRevoke, s.busy.revoke, s.copied]);
+  const states = s.case.batches.map((b) => b.invitations.map((inv) => invitationState(inv)));
+  const signature = JSON.stringify([
+    s.case.batches,
+    states,
+    [...ended],
+    s.case.pendingRevoke,
+    s.busy.revoke,
+    s.copied,
+  ]);
   rebuild(dom.invitations, signature, () => {
     const wasOpen = dom.invitations.querySelector("details")?.open ?? false;
     const parts = [];
     if (current) {
+      const roomEnded = ended.has(current.room_id);
       parts.push(
         el("div", { class: "batch", testid: "invitations-current", "data-room": current.room_id }, [
           el("h3", {
             class: "form-title",
             text: t("console.invite.current", { room: current.room_id }),
           }),
-          el("p", { class: "muted", text: t("console.invite.not_kept") }),
+          el("p", {
+            class: roomEnded ? "hint-warn" : "muted",
+            testid: "invite-not-kept",
+            text: t(roomEnded ? "console.invite.room_ended" : "console.invite.not_kept"),
+          }),
           el(
             "div",
             { class: "invite-grid" },
-            current.invitations.map((inv) => invitationCard(inv, s, true)),
+            current.invitations.map((inv) => invitationCard(inv, s, true, roomEnded)),
           ),
         ]),
       );
@@ -680,7 +876,9 @@ function renderInvitations(s, c) {
               el(
                 "div",
                 { class: "invite-grid" },
-                batch.invitations.map((inv) => invitationCard(inv, s, false)),
+                batch.invitations.map((inv) =>
+                  invitationCard(inv, s, false, ended.has(batch.room_id)),
+                ),
               ),
             ]),
           ),
@@ -689,22 +887,83 @@ function renderInvitations(s, c) {
     }
     dom.invitations.replaceChildren(...parts);
   });
+  renderInvitationList(s);
 }
 
-function sittingItem(sitting, i) {
+function sittingItem(sitting, i, s) {
+  const open = !sitting.closed_at;
   const start = formatDateTime(sitting.opened_at);
-  const when = sitting.closed_at
-    ? t("console.record.sitting.closed", { start, end: formatDateTime(sitting.closed_at) })
-    : t("console.record.sitting.open", { start });
+  const when = open
+    ? t("console.record.sitting.open", { start })
+    : t("console.record.sitting.closed", { start, end: formatDateTime(sitting.closed_at) });
+  const pending = open && s.case.pendingClose === sitting.id;
+  const busy = pending && Boolean(s.busy.sitting);
   const props = {
     testid: "sitting",
     "data-room": sitting.room_id,
-    "data-open": String(!sitting.closed_at),
+    "data-sitting-id": String(sitting.id),
+    "data-open": String(open),
   };
   return el("li", props, [
-    el("strong", { text: t("console.record.sitting", { n: i + 1, room: sitting.room_id }) }),
-    el("span", { text: when }),
+    el("p", { class: "party-head" }, [
+      el("strong", { text: t("console.record.sitting", { n: i + 1, room: sitting.room_id }) }),
+      el("span", {
+        class: "badge state-badge",
+        "data-state": open ? "open" : "closed",
+        testid: "sitting-state",
+        text: t(open ? "console.sitting.state.open" : "console.sitting.state.closed"),
+      }),
+    ]),
+    el("span", { testid: "sitting-times", text: when }),
+    open && !pending
+      ? el("div", { class: "actions" }, [
+          el("button", {
+            type: "button",
+            class: "btn btn-secondary btn-danger",
+            testid: "sitting-close",
+            "data-action": "close-sitting",
+            "data-id": String(sitting.id),
+            text: t("console.sitting.close"),
+          }),
+        ])
+      : null,
+    pending
+      ? el("div", { class: "confirm stack", testid: "sitting-close-panel" }, [
+          el("p", { class: "confirm-question", text: t("console.sitting.close.ask") }),
+          el("div", { class: "actions" }, [
+            el("button", {
+              type: "button",
+              class: "btn btn-primary btn-danger-solid",
+              testid: "sitting-close-confirm",
+              "data-action": "close-confirm",
+              "data-id": String(sitting.id),
+              disabled: busy,
+              text: t(busy ? "console.saving" : "console.sitting.close.confirm"),
+            }),
+            el("button", {
+              type: "button",
+              class: "btn btn-secondary",
+              testid: "sitting-close-cancel",
+              "data-action": "close-cancel",
+              text: t("console.cancel"),
+            }),
+          ]),
+        ])
+      : null,
   ]);
+}
+
+function renderSittings(s) {
+  const sittings = s.case.record?.sittings ?? [];
+  const signature = JSON.stringify([sittings, s.case.pendingClose, s.busy.sitting]);
+  rebuild(dom.sittings, signature, () => {
+    dom.sittings.replaceChildren(
+      ...(sittings.length
+        ? sittings.map((sitting, i) => sittingItem(sitting, i, s))
+        : [el("li", { class: "muted", text: t("console.record.sittings.none") })]),
+    );
+  });
+  renderFormError(dom.sittingError, null, s.errors.sitting, "sitting");
 }
 
 function entryItem(entry) {
@@ -727,7 +986,6 @@ function renderRecord(s) {
   renderFormError(dom.recordError, null, s.errors.record, "record");
   if (!record) {
     dom.auditStatus.hidden = true;
-    dom.sittings.replaceChildren();
     dom.transcript.replaceChildren();
     return;
   }
@@ -737,13 +995,6 @@ function renderRecord(s) {
     t(record.audit_intact ? "console.record.audit.ok" : "console.record.audit.bad") +
     t("console.record.audit.count", { n: record.audit_events });
 
-  rebuild(dom.sittings, JSON.stringify(record.sittings), () => {
-    dom.sittings.replaceChildren(
-      ...(record.sittings.length
-        ? record.sittings.map(sittingItem)
-        : [el("li", { class: "muted", text: t("console.record.sittings.none") })]),
-    );
-  });
   rebuild(dom.transcript, JSON.stringify(record.transcript), () => {
     dom.transcript.replaceChildren(
       ...(record.transcript.length
@@ -768,11 +1019,10 @@ function renderCase(s) {
   statusBadge(dom.caseStatus, c.status);
   dom.caseTitle.textContent = c.title;
   dom.caseDeadline.replaceChildren(...deadlineNodes(c.deadline));
-  rebuild(dom.caseDetails, JSON.stringify(c), () => {
-    dom.caseDetails.replaceChildren(...detailRows(c));
-  });
+  renderDetails(s, c);
   renderStatus(s, c);
   renderParties(s, c);
+  renderSittings(s);
   renderInvitations(s, c);
   renderRecord(s);
 }
