@@ -85,7 +85,9 @@ async def login(request: web.Request) -> web.Response:
     stored = mediator.password_hash if mediator else "scrypt$16384$8$1$AAAA$AAAA"
     if not verify_password(body.password, stored) or mediator is None:
         raise ApiError(401, "bad_credentials", "wrong username or password")
-    response = respond(s.MediatorOut.model_validate(mediator, from_attributes=True))
+    out = s.MediatorOut.model_validate(mediator, from_attributes=True)
+    out.office_name = await _office_name(request, mediator)
+    response = respond(out)
     response.set_cookie(
         COOKIE,
         session_cookie(request.app[SETTINGS].secret, mediator.id),
@@ -107,10 +109,14 @@ async def logout(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     mediator = await current_mediator(request)
     out = s.MediatorOut.model_validate(mediator, from_attributes=True)
+    out.office_name = await _office_name(request, mediator)
+    return respond(out)
+
+
+async def _office_name(request: web.Request, mediator: Mediator) -> str:
     async with sessions(request)() as session:
         office = await session.get(Office, mediator.office_id)
-    out.office_name = office.name if office is not None else ""
-    return respond(out)
+    return office.name if office is not None else ""
 
 
 async def office(request: web.Request) -> web.Response:
@@ -386,6 +392,10 @@ async def issue_invitations(request: web.Request) -> web.Response:
     expires_at = dt.datetime.fromtimestamp(expires, dt.UTC)
     async with sessions(request)() as session, session.begin():
         case = await _case(session, mediator, request.match_info["number"])
+        if not repo.next_statuses(case.status):
+            raise ApiError(
+                409, "invalid_status_transition", f"the case is {case.status}: no new sittings"
+            )
         names = {p.role: p.name for p in case.parties}
         missing = {"consumer", "business"} - set(names)
         if missing:
@@ -417,16 +427,9 @@ async def issue_invitations(request: web.Request) -> web.Response:
                 expires_at=expires,
                 invitation_id=invitation.id,
             )
-            out.append(
-                s.InvitationOut(
-                    id=invitation.id,
-                    role=role,
-                    name=names[role],
-                    expires_at=expires_at,
-                    revoked_at=None,
-                    link=join_link(settings, claims),
-                )
-            )
+            issued = s.InvitationOut.model_validate(invitation, from_attributes=True)
+            issued.link = join_link(settings, claims)
+            out.append(issued)
         room_id = sitting.room_id
     return respond(s.InvitationsOut(room_id=room_id, invitations=out), status=201)
 
@@ -442,12 +445,7 @@ async def list_invitations(request: web.Request) -> web.Response:
                 .order_by(Invitation.issued_at.desc(), Invitation.id)
             )
         ).scalars()
-        invitations = [
-            s.InvitationOut(
-                id=i.id, role=i.role, name=i.name, expires_at=i.expires_at, revoked_at=i.revoked_at
-            )
-            for i in rows.all()
-        ]
+        invitations = [s.InvitationOut.model_validate(i, from_attributes=True) for i in rows.all()]
     return respond(s.InvitationList(invitations=invitations))
 
 
@@ -460,13 +458,7 @@ async def revoke_invitation(request: web.Request) -> web.Response:
             raise ApiError(404, "invitation_not_found", "no such invitation in your office")
         invitation = await repo.revoke_invitation(session, invitation.id, mediator.username)
         # Committed above; now whoever is inside with this link is put out at once.
-        out = s.InvitationOut(
-            id=invitation.id,
-            role=invitation.role,
-            name=invitation.name,
-            expires_at=invitation.expires_at,
-            revoked_at=invitation.revoked_at,
-        )
+        out = s.InvitationOut.model_validate(invitation, from_attributes=True)
     await request.app[GATEWAY].disconnect_invitation(out.id)
     return respond(out)
 

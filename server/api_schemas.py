@@ -119,6 +119,8 @@ class InvitationOut(BaseModel):
     id: str
     role: str
     name: str
+    sitting_id: int | None = None
+    issued_at: dt.datetime | None = None
     expires_at: dt.datetime
     revoked_at: dt.datetime | None
     link: str | None = None

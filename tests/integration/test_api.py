@@ -45,6 +45,7 @@ async def client(
 async def login(client: Client, username: str = "wang") -> None:
     resp = await client.post("/api/session", json={"username": username, "password": PASSWORD})
     assert resp.status == 200, await resp.text()
+    assert (await resp.json())["office_name"].endswith("市消协")
 
 
 async def error(resp: Any, status: int, code: str) -> dict[str, Any]:
@@ -259,6 +260,8 @@ async def test_reveal_is_audited_and_times_carry_their_zone(client: Client) -> N
     listed = await (await client.get(f"/api/cases/{number}/invitations")).json()
     assert sorted(i["role"] for i in listed["invitations"]) == ["business", "consumer", "mediator"]
     assert all(i["link"] is None for i in listed["invitations"])  # links are not kept
+    assert {i["sitting_id"] for i in listed["invitations"]} == {record["sittings"][0]["id"]}
+    assert all(i["issued_at"] for i in listed["invitations"])
     for stamp in [i["expires_at"] for i in listed["invitations"]] + [
         s["opened_at"] for s in record["sittings"]
     ]:
@@ -304,6 +307,8 @@ async def test_correcting_a_case_is_audited_and_bounded(client: Client) -> None:
     for to in ("withdrawn",):
         await client.post(f"/api/cases/{number}/status", json={"to": to})
     resp = await client.patch(f"/api/cases/{number}", json={"title": "晚了"})
+    await error(resp, 409, "invalid_status_transition")
+    resp = await client.post(f"/api/cases/{number}/invitations", json={})
     await error(resp, 409, "invalid_status_transition")
 
 
