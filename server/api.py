@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -185,7 +186,12 @@ async def _case(session: AsyncSession, mediator: Mediator, number: str) -> Case:
     return case
 
 
-async def _next_number(session: AsyncSession, today: dt.date) -> str:
+async def _next_number(session: AsyncSession, office_id: int, today: dt.date) -> str:
+    """The next case number of the year. Within an office numbering is serialized: on
+    PostgreSQL the office row is locked (two creations at once would otherwise count the same
+    rows); SQLite transactions here are serialized by BEGIN IMMEDIATE already. Numbers are
+    unique across offices: a rare clash between two offices is retried by the caller."""
+    await session.execute(select(Office.id).where(Office.id == office_id).with_for_update())
     prefix = f"{today.year}-"
     count = (
         await session.execute(select(func.count()).where(Case.number.like(prefix + "%")))
@@ -203,21 +209,28 @@ async def create_case(request: web.Request) -> web.Response:
     received = body.received_on or today
     if received > today:
         raise ApiError(422, "invalid_payload", "received_on: must not be in the future")
-    async with sessions(request)() as session, session.begin():
-        case = await repo.create_case(
-            session,
-            office_id=mediator.office_id,
-            number=await _next_number(session, today),
-            title=body.title,
-            category=body.category,
-            claim=body.claim,
-            amount_in_dispute=body.amount_in_dispute,
-            complaint_number=body.complaint_number,
-            received_on=received,
-            mediator_id=mediator.id,
-            actor=mediator.username,
-        )
-        number = case.number
+    for attempt in range(3):
+        try:
+            async with sessions(request)() as session, session.begin():
+                case = await repo.create_case(
+                    session,
+                    office_id=mediator.office_id,
+                    number=await _next_number(session, mediator.office_id, today),
+                    title=body.title,
+                    category=body.category,
+                    claim=body.claim,
+                    amount_in_dispute=body.amount_in_dispute,
+                    complaint_number=body.complaint_number,
+                    received_on=received,
+                    mediator_id=mediator.id,
+                    actor=mediator.username,
+                )
+                number = case.number
+            break
+        except IntegrityError:
+            # Another office took the same number at the same moment: count again.
+            if attempt == 2:
+                raise
     async with sessions(request)() as session:
         return respond(
             case_out(await _case(session, mediator, number), request.app[OFFICE]), status=201

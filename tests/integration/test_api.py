@@ -358,3 +358,11 @@ async def test_a_party_token_opens_no_api_door(client: Client) -> None:
     for path in (f"/api/cases/{number}", f"/api/cases/{number}/record", "/api/cases"):
         resp = await client.get(path, headers={"Authorization": f"Bearer {token}"})
         await error(resp, 401, "not_logged_in")
+
+
+async def test_cases_created_at_once_get_distinct_numbers(client: Client) -> None:
+    await login(client)
+    results = await asyncio.gather(*(client.post("/api/cases", json=CASE) for _ in range(8)))
+    assert [r.status for r in results] == [201] * 8
+    numbers = {(await r.json())["number"] for r in results}
+    assert len(numbers) == 8
