@@ -109,10 +109,12 @@ class Gateway:
         return len(sids)
 
     async def disconnect_room(self, room_id: str) -> None:
-        """Close every connection to a room that is ending."""
+        """Tell everyone in an ending room (``room_closed``), then close their connections."""
+        body = error_body("room_closed", "the mediator ended this sitting")
         for sid in [
             sid for sid, conn in self._connections.items() if conn.invitation.room_id == room_id
         ]:
+            await self.sio.emit("error", body, to=sid)
             await self.sio.disconnect(sid)
 
     async def _on_shutdown(self, app: web.Application) -> None:

@@ -321,6 +321,8 @@ async def test_closing_a_sitting_puts_everyone_out_and_ends_its_links(client: Cl
     link = urlparse(next(i["link"] for i in issued["invitations"] if i["role"] == "consumer"))
     token, room_id = parse_qs(link.query)["t"][0], link.path.rsplit("/", 1)[1]
     inside = socketio.AsyncClient(reconnection=False)
+    told: list[dict[str, Any]] = []
+    inside.on("error", told.append)
     await inside.connect(
         str(client.make_url("/")),
         auth={"token": token, "room_id": room_id},
@@ -338,6 +340,7 @@ async def test_closing_a_sitting_puts_everyone_out_and_ends_its_links(client: Cl
             break
         await asyncio.sleep(0.1)
     assert not inside.connected
+    assert [e["code"] for e in told] == ["room_closed"]  # the page shows "调解室已关闭"
     await inside.disconnect()
     inspect = f"/api/invitations/inspect?t={token}&room={room_id}"
     await error(await client.get(inspect), 404, "room_not_found")
