@@ -381,7 +381,6 @@ class Sfu:
                     return False
                 timeline.rebase(packet.ssrc, packet.sequence_number, packet.timestamp)
                 leg.waiting_keyframe = False
-
             elif hooks.pending_send_bytes(leg.sender.transport) > self.config.max_send_buffer:
                 # The subscriber can't keep up: drop to the next keyframe, never queue more.
                 leg.waiting_keyframe = True

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support.i18n_check import i18n_problems
 from tests.support.server import RunningServer as Server
 from tests.support.server import run_server
 
@@ -345,17 +346,5 @@ def test_device_problem_is_explained_and_entering_without_works(
 def test_every_message_exists_in_both_languages(server: Server, new_page: NewPage) -> None:
     page = new_page()
     page.goto(server.links["consumer"])
-    problems = page.evaluate(
-        """async () => {
-            const { MESSAGES } = await import("/static/js/i18n.js");
-            const [zh, en] = [MESSAGES["zh-CN"], MESSAGES.en].map(Object.keys);
-            const used = [...document.querySelectorAll("*")].flatMap(el =>
-                Object.entries(el.dataset).filter(([k]) => k.startsWith("i18n")).map(([, v]) => v));
-            return {
-                onlyZh: zh.filter(k => !en.includes(k)),
-                onlyEn: en.filter(k => !zh.includes(k)),
-                missing: used.filter(k => !zh.includes(k)),
-            };
-        }"""
-    )
+    problems = i18n_problems(page)
     assert problems == {"onlyZh": [], "onlyEn": [], "missing": []}

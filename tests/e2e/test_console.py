@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from tests.support.i18n_check import i18n_problems
 from tests.support.server import RunningServer, run_server
 
 pytestmark = pytest.mark.e2e
@@ -306,20 +307,7 @@ def test_list_filters_search_language_and_messages(console: Console, new_page: N
     expect(page.get_by_test_id("case-error")).to_be_visible()
     assert snapshot(page)["lastError"] == "case_not_found"
 
-    problems = page.evaluate(
-        """async () => {
-            const { MESSAGES } = await import("/static/js/i18n.js");
-            const [zh, en] = [MESSAGES["zh-CN"], MESSAGES.en].map(Object.keys);
-            const used = [...document.querySelectorAll("*")].flatMap(el =>
-                Object.entries(el.dataset).filter(([k]) => k.startsWith("i18n")).map(([, v]) => v));
-            return {
-                onlyZh: zh.filter(k => !en.includes(k)),
-                onlyEn: en.filter(k => !zh.includes(k)),
-                missing: used.filter(k => !zh.includes(k)),
-                keysOnScreen: document.body.innerText.match(/console\\.[a-z_.]+/g) ?? [],
-            };
-        }"""
-    )
+    problems = i18n_problems(page, r"console\.[a-z_.]+")
     assert problems == {"onlyZh": [], "onlyEn": [], "missing": [], "keysOnScreen": []}
 
 
