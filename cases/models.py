@@ -239,6 +239,16 @@ class TranscriptEntry(Base):
     author: Mapped[str] = mapped_column(String(120))
     author_role: Mapped[str] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text)
+    event: Mapped[str | None] = mapped_column(String(40))
+    """What happened, for machines (``admitted``, ``caucus_started``, ``chat``…); ``text`` is
+    the same for people, in Chinese."""
+    participant_id: Mapped[str | None] = mapped_column(String(64))
+    """The participant the entry is about (the one admitted, muted, removed…), if any."""
+    audience: Mapped[str | None] = mapped_column(String(20))
+    """Who could see it in the room: ``None`` everyone present; ``consumer`` or ``business`` a
+    caucus of the mediator with that party."""
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """Details of the event (the reason of a rejection, the kind of a mute, an evidence id…)."""
 
 
 class AuditEvent(Base):
@@ -259,7 +269,7 @@ class AuditEvent(Base):
 
 
 class Evidence(Base):
-    """A file a party or the mediator put on the record (filled by the session issue)."""
+    """A file a party or the mediator put on the record."""
 
     __tablename__ = "evidence"
 
@@ -267,6 +277,9 @@ class Evidence(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     sitting_id: Mapped[int | None] = mapped_column(ForeignKey("sittings.id"))
     submitted_by: Mapped[str] = mapped_column(String(120))
+    submitted_role: Mapped[str | None] = mapped_column(String(20))
+    participant_id: Mapped[str | None] = mapped_column(String(64))
+    """The room participant who uploaded it (their invitation's participant id)."""
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(BigInteger)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import secrets
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
@@ -23,6 +24,7 @@ from cases.models import (
     AuditEvent,
     Case,
     CaseStatus,
+    Evidence,
     Invitation,
     InvitationUse,
     Mediator,
@@ -149,7 +151,7 @@ async def verify_case(session: AsyncSession, case_id: int) -> list[ChainProblem]
     """Problems in a case's record; empty when intact.
 
     The chain proves the audit events; the events' digests prove the rows they describe
-    (transcript entries, parties), so an edited, deleted or added row shows up too.
+    (transcript entries, parties, evidence), so an edited, deleted or added row shows up too.
     """
     events = await audit_events(session, case_id)
     problems = verify_chain(events)
@@ -158,8 +160,15 @@ async def verify_case(session: AsyncSession, case_id: int) -> list[ChainProblem]
         p.id: p
         for p in (await session.execute(select(Party).where(Party.case_id == case_id))).scalars()
     }
+    evidence = {
+        e.id: e
+        for e in (
+            await session.execute(select(Evidence).where(Evidence.case_id == case_id))
+        ).scalars()
+    }
     described_entries: set[int] = set()
     described_parties: set[int] = set()
+    described_evidence: set[int] = set()
     case = await session.get(Case, case_id)
     described_case = [ev for ev in events if ev.kind in ("case_created", "case_updated")]
     if case is not None and described_case:
@@ -175,7 +184,9 @@ async def verify_case(session: AsyncSession, case_id: int) -> list[ChainProblem]
             entry = entries.get(seq)
             if entry is None:
                 problems.append(ChainProblem(ev.seq, f"transcript entry {seq} is missing"))
-            elif _sha256(entry.text) != ev.payload["text_sha256"]:
+            elif _sha256(entry.text) != ev.payload["text_sha256"] or not _entry_meta_intact(
+                entry, ev.payload
+            ):
                 problems.append(ChainProblem(ev.seq, f"transcript entry {seq} was edited"))
         elif ev.kind == "party_added":
             party_id = int(ev.payload["party_id"])
@@ -185,10 +196,32 @@ async def verify_case(session: AsyncSession, case_id: int) -> list[ChainProblem]
                 problems.append(ChainProblem(ev.seq, f"party {party_id} is missing"))
             elif _party_digest(party) != ev.payload["data_sha256"]:
                 problems.append(ChainProblem(ev.seq, f"party {party_id} was edited"))
+        elif ev.kind == "evidence_added":  # written by cases.evidence.store_evidence
+            evidence_id = int(ev.payload["evidence_id"])
+            described_evidence.add(evidence_id)
+            item = evidence.get(evidence_id)
+            if item is None:
+                problems.append(ChainProblem(ev.seq, f"evidence {evidence_id} is missing"))
+            elif any(
+                getattr(item, name) != ev.payload.get(name)
+                for name in (
+                    "sha256",
+                    "size",
+                    "content_type",
+                    "filename",
+                    "path",
+                    "submitted_by",
+                    "submitted_role",
+                    "participant_id",
+                )
+            ):
+                problems.append(ChainProblem(ev.seq, f"evidence {evidence_id} was edited"))
     for seq in sorted(set(entries) - described_entries):
         problems.append(ChainProblem(0, f"transcript entry {seq} is not in the audit chain"))
     for party_id in sorted(set(parties) - described_parties):
         problems.append(ChainProblem(0, f"party {party_id} is not in the audit chain"))
+    for evidence_id in sorted(set(evidence) - described_evidence):
+        problems.append(ChainProblem(0, f"evidence {evidence_id} is not in the audit chain"))
     return problems
 
 
@@ -446,8 +479,16 @@ async def append_transcript(
     author_role: str,
     text: str,
     sitting_id: int | None = None,
+    event: str | None = None,
+    participant_id: str | None = None,
+    audience: str | None = None,
+    data: dict[str, Any] | None = None,
 ) -> TranscriptEntry:
-    """Add one entry to the case's transcript, numbered in the order the server accepts them."""
+    """Add one entry to the case's transcript, numbered in the order the server accepts them.
+
+    ``event``, ``participant_id``, ``audience`` and ``data`` say the same for machines (a room
+    reloads its state from them); the audit chain vouches for them as for the text.
+    """
     await lock_case(session, case_id)
     seq = (
         await session.execute(
@@ -464,17 +505,44 @@ async def append_transcript(
         author=author,
         author_role=author_role,
         text=text,
+        event=event,
+        participant_id=participant_id,
+        audience=audience,
+        data=data,
     )
     session.add(entry)
     await session.flush()
-    await append_audit(
-        session,
-        case_id,
-        author,
-        "transcript",
-        {"seq": seq, "kind": kind, "text_sha256": _sha256(text)},
-    )
+    payload: dict[str, Any] = {"seq": seq, "kind": kind, "text_sha256": _sha256(text)}
+    if event is not None:
+        payload["event"] = event
+    payload["meta_sha256"] = _entry_meta_digest(entry)
+    await append_audit(session, case_id, author, "transcript", payload)
     return entry
+
+
+def _entry_meta_digest(entry: TranscriptEntry) -> str:
+    """Digest of an entry's machine-readable fields (what a reloading room trusts)."""
+    meta = {
+        "event": entry.event,
+        "participant_id": entry.participant_id,
+        "audience": entry.audience,
+        "data": entry.data,
+        "sitting_id": entry.sitting_id,
+    }
+    return _sha256(json.dumps(meta, sort_keys=True, ensure_ascii=False, separators=(",", ":")))
+
+
+def _entry_meta_intact(entry: TranscriptEntry, payload: dict[str, Any]) -> bool:
+    """Whether an entry's machine fields are as written (entries from before migration 0002
+    carry no digest: their fields must still be empty)."""
+    if "meta_sha256" in payload:
+        return bool(_entry_meta_digest(entry) == payload["meta_sha256"])
+    return (
+        entry.event is None
+        and entry.participant_id is None
+        and entry.audience is None
+        and (entry.data is None)
+    )
 
 
 async def transcript(session: AsyncSession, case_id: int) -> Sequence[TranscriptEntry]:

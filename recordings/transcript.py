@@ -1,36 +1,124 @@
 """The transcript writer: what happens in a sitting, written into the case record as it happens.
 
 Each entry is committed before the call returns, so anything the room has acknowledged is on
-disk; the write goes through the async driver, never blocking the event loop.
+disk; the write goes through the async driver, never blocking the event loop. Every entry has
+its text for people (Chinese, as the case record is read) and its ``event`` and ``data`` for
+machines: a room that restarts rebuilds its state (who was admitted, the caucus, mutes, the chat)
+from them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases import repository as repo
-from cases.models import Attendance, Sitting, utcnow
+from cases.evidence import evidence_view, get_evidence
+from cases.models import Attendance, Party, Sitting, TranscriptEntry, utcnow
 
 logger = logging.getLogger(__name__)
 
-SYSTEM_TEXT = {
-    "joined": "{name}（{role_label}）进入调解室",
-    "left": "{name}（{role_label}）离开调解室",
-    "disconnected": "{name}（{role_label}）连接中断",
-    "audio_on": "{name}（{role_label}）打开麦克风",
-    "audio_off": "{name}（{role_label}）关闭麦克风",
-    "video_on": "{name}（{role_label}）打开摄像头",
-    "video_off": "{name}（{role_label}）关闭摄像头",
-}
 ROLE_LABELS = {"mediator": "调解员", "consumer": "消费者", "business": "商家"}
+
+SYSTEM_TEXT = {
+    "joined": "{subject}进入调解室",
+    "reconnected": "{subject}重新连接",
+    "left": "{subject}离开调解室",
+    "disconnected": "{subject}连接中断",
+    "lobby_entered": "{subject}进入等候区",
+    "lobby_left": "{subject}离开等候区",
+    "audio_on": "{subject}打开麦克风",
+    "audio_off": "{subject}关闭麦克风",
+    "video_on": "{subject}打开摄像头",
+    "video_off": "{subject}关闭摄像头",
+    "consented": "{subject}同意本次调解录音录像并存入案件记录",
+    "consent_declined": "{subject}不同意录音录像，暂未进入调解室",
+    "identity_checked": "{subject}核验身份：手机号后四位{result}",
+    "admitted": "{actor}准许{subject}进入调解室",
+    "rejected": "{actor}拒绝{subject}进入调解室，理由：{reason}",
+    "removed": "{actor}将{subject}移出调解室{reason_clause}",
+    "locked": "{actor}锁定调解室",
+    "unlocked": "{actor}解除调解室锁定",
+    "caucus_started": "{actor}开始与{caucus}单独沟通（背对背）",
+    "caucus_ended": "{actor}结束与{caucus}的单独沟通",
+    "muted": "{actor}关闭{subject}的麦克风",
+    "unmuted": "{actor}允许{subject}发言",
+    "video_stopped": "{actor}关闭{subject}的视频",
+    "video_allowed": "{actor}允许{subject}开启视频",
+    "unmute_requested": "{subject}申请{kind}",
+    "hand_raised": "{subject}举手",
+    "hand_lowered": "{subject}放下手",
+    "screen_share_started": "{actor}开始共享屏幕",
+    "screen_share_stopped": "{actor}停止共享屏幕",
+    "evidence_shown": "{actor}展示证据：{filename}",
+    "evidence_hidden": "{actor}停止展示证据",
+    "sitting_ended": "{actor}结束本次调解，结果：{outcome}{note_clause}",
+}
+IDENTITY_RESULTS = {
+    "match": "一致",
+    "mismatch": "不一致",
+    "too_many_attempts": "不一致（核验次数已用完）",
+}
+OUTCOME_LABELS = {
+    "settled": "达成调解协议",
+    "not_settled": "调解不成（终止调解）",
+    "adjourned": "择期继续调解",
+    "undecided": "待定",
+}
+KIND_LABELS = {"audio": "发言", "video": "开启视频"}
+
+
+class Person(Protocol):
+    """Someone in the room as the record names them (``rooms.room.Who``)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+
+def _label(person: Person) -> str:
+    return f"{person.name}（{ROLE_LABELS.get(person.role, person.role)}）"
+
+
+def _ms(at: dt.datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def describe(what: str, actor: Person, subject: Person | None, data: dict[str, Any] | None) -> str:
+    """The transcript's sentence for an event."""
+    data = data or {}
+    subject_label = _label(subject or actor)
+    if what == "hand_lowered" and subject is not None and subject.id != actor.id:
+        return f"{_label(actor)}放下{subject_label}的举手"
+    reason = str(data.get("reason", ""))
+    note = str(data.get("note", ""))
+    return SYSTEM_TEXT[what].format(
+        actor=_label(actor),
+        subject=subject_label,
+        reason=reason,
+        reason_clause=f"，理由：{reason}" if reason else "",
+        result=IDENTITY_RESULTS.get(str(data.get("result")), ""),
+        caucus=ROLE_LABELS.get(str(data.get("role")), ""),
+        kind=KIND_LABELS.get(str(data.get("kind")), ""),
+        filename=(data.get("evidence") or {}).get("filename", ""),
+        outcome=OUTCOME_LABELS.get(str(data.get("outcome")), ""),
+        note_clause=f"；{note}" if note else "",
+    )
 
 
 class SittingRecord:
-    """Writes one sitting's attendance and system events into its case."""
+    """Writes one sitting's attendance, events and chat into its case."""
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], case_id: int, sitting_id: int
@@ -38,18 +126,6 @@ class SittingRecord:
         self._sessions = sessions
         self.case_id = case_id
         self.sitting_id = sitting_id
-
-    async def _system(self, session: AsyncSession, what: str, name: str, role: str) -> None:
-        text = SYSTEM_TEXT[what].format(name=name, role_label=ROLE_LABELS.get(role, role))
-        await repo.append_transcript(
-            session,
-            self.case_id,
-            kind="system",
-            author=name,
-            author_role=role,
-            text=text,
-            sitting_id=self.sitting_id,
-        )
 
     async def _end_attendance(
         self, session: AsyncSession, participant_id: str | None = None
@@ -71,24 +147,130 @@ class SittingRecord:
         async with self._sessions() as session, session.begin():
             await repo.use_invitation(session, invitation_id, self.case_id, ip, user_agent)
 
-    async def joined(self, participant_id: str, role: str, name: str) -> None:
+    async def event(
+        self,
+        what: str,
+        *,
+        actor: Person,
+        subject: Person | None = None,
+        audience: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Write one event; joins and leaves also keep the attendance list."""
+        stored = dict(data or {})
+        if subject is not None:
+            stored.update(role=subject.role, name=subject.name)
         async with self._sessions() as session, session.begin():
-            await self._end_attendance(session, participant_id)  # a rejoin after a drop
-            session.add(
-                Attendance(sitting_id=self.sitting_id, participant_id=participant_id, role=role)
+            if subject is not None and what in ("joined", "reconnected", "left", "disconnected"):
+                await self._end_attendance(session, subject.id)
+                if what in ("joined", "reconnected"):
+                    session.add(
+                        Attendance(
+                            sitting_id=self.sitting_id,
+                            participant_id=subject.id,
+                            role=subject.role,
+                        )
+                    )
+            await repo.append_transcript(
+                session,
+                self.case_id,
+                kind="system",
+                author=actor.name,
+                author_role=actor.role,
+                text=describe(what, actor, subject, data),
+                sitting_id=self.sitting_id,
+                event=what,
+                participant_id=None if subject is None else subject.id,
+                audience=audience,
+                data=stored or None,
             )
-            await self._system(session, "joined", name, role)
 
-    async def left(self, participant_id: str, role: str, name: str, reason: str) -> None:
+    async def chat(
+        self, author: Person, text: str, audience: str | None, client_id: str | None = None
+    ) -> tuple[int, int]:
         async with self._sessions() as session, session.begin():
-            await self._end_attendance(session, participant_id)
-            await self._system(session, "disconnected" if reason != "left" else "left", name, role)
+            entry = await repo.append_transcript(
+                session,
+                self.case_id,
+                kind="chat",
+                author=author.name,
+                author_role=author.role,
+                text=text,
+                sitting_id=self.sitting_id,
+                event="chat",
+                participant_id=author.id,
+                audience=audience,
+                data={"client_id": client_id} if client_id else None,
+            )
+            return entry.seq, _ms(entry.at)
 
-    async def media_changed(self, role: str, name: str, changes: list[str]) -> None:
-        """``changes``: ``audio_on``, ``video_off``… as the participant switched them."""
+    async def restore(self) -> Sequence[dict[str, Any]]:
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(TranscriptEntry)
+                    .where(TranscriptEntry.sitting_id == self.sitting_id)
+                    .where(TranscriptEntry.event.is_not(None))
+                    .order_by(TranscriptEntry.seq)
+                )
+            ).scalars()
+            return [
+                {
+                    "event": e.event,
+                    "participant_id": e.participant_id,
+                    "audience": e.audience,
+                    "data": e.data,
+                    "seq": e.seq,
+                    "at": _ms(e.at),
+                    "author": e.author,
+                    "author_role": e.author_role,
+                    "text": e.text,
+                }
+                for e in rows
+            ]
+
+    async def check_phone(self, role: str, last4: str) -> bool | None:
+        async with self._sessions() as session:
+            phones = (
+                await session.execute(
+                    select(Party.phone).where(Party.case_id == self.case_id, Party.role == role)
+                )
+            ).scalars()
+            digits = [re.sub(r"\D", "", phone) for phone in phones if phone]
+        if not any(digits):
+            return None
+        return any(d.endswith(last4) for d in digits if d)
+
+    async def revoke(self, invitation_id: str, actor: str) -> None:
         async with self._sessions() as session, session.begin():
-            for what in changes:
-                await self._system(session, what, name, role)
+            await repo.revoke_invitation(session, invitation_id, actor)
+
+    async def evidence(self, evidence_id: int) -> dict[str, Any] | None:
+        async with self._sessions() as session:
+            ev = await get_evidence(session, self.case_id, evidence_id)
+            sitting = await session.get(Sitting, self.sitting_id)
+            if ev is None or sitting is None:
+                return None
+            return {**evidence_view(ev, sitting.room_id), "participant_id": ev.participant_id}
+
+    async def set_outcome(self, outcome: str, note: str, actor: Person) -> None:
+        async with self._sessions() as session, session.begin():
+            sitting = (
+                await session.execute(select(Sitting).where(Sitting.id == self.sitting_id))
+            ).scalar_one()
+            sitting.outcome = outcome
+            data = {"outcome": outcome, "note": note}
+            await repo.append_transcript(
+                session,
+                self.case_id,
+                kind="system",
+                author=actor.name,
+                author_role=actor.role,
+                text=describe("sitting_ended", actor, None, data),
+                sitting_id=self.sitting_id,
+                event="sitting_ended",
+                data=data,
+            )
 
     async def close(self, ended: bool) -> None:
         """Everyone present leaves; the sitting itself closes only if it ``ended``."""

@@ -43,3 +43,39 @@ class NoOfferPending(RoomError):
 
 class NegotiationFailed(RoomError):
     code = "negotiation_failed"
+
+
+class Forbidden(RoomError):
+    """The participant's role may not do this (a party sending a mediator's command)."""
+
+    code = "forbidden"
+
+
+class ParticipantNotFound(RoomError):
+    code = "participant_not_found"
+
+
+class InvalidState(RoomError):
+    """The command does not fit the participant's or the room's state just now."""
+
+    code = "invalid_state"
+
+
+class NotAdmitted(RoomError):
+    code = "not_admitted"
+
+
+class RoomLocked(RoomError):
+    code = "room_locked"
+
+
+class TooManyAttempts(RoomError):
+    code = "too_many_attempts"
+
+
+class NoPhoneOnFile(RoomError):
+    code = "no_phone_on_file"
+
+
+class EvidenceNotFound(RoomError):
+    code = "evidence_not_found"

@@ -104,15 +104,20 @@ class LegTimeline:
     last_ts: int = 0
     """Timestamp of the packet that carried ``last_seq``."""
 
-    def rebase(self, ssrc: int, seq: int, ts: int) -> None:
-        """Make ``(seq, ts)`` of source ``ssrc`` follow straight on from what the leg has sent."""
+    def rebase(self, ssrc: int, seq: int, ts: int, gap_ms: int | None = None) -> None:
+        """Make ``(seq, ts)`` of source ``ssrc`` follow straight on from what the leg has sent.
+
+        ``gap_ms``: the real time since the leg's last packet, when the leg resumes after a pause
+        (a caucus, a mute), so the timestamps step as far as the clock did.
+        """
         self.source_ssrc = ssrc
         if self.last_seq is None:
             self.seq_offset = 0
             self.ts_offset = 0
             return
+        step_ms = max(self.switch_gap_ms, gap_ms or 0)
         next_seq = (self.last_seq + 1) % SEQ_MOD
-        next_ts = (self.last_ts + self.clock_rate * self.switch_gap_ms // 1000) % TS_MOD
+        next_ts = (self.last_ts + self.clock_rate * step_ms // 1000) % TS_MOD
         self.seq_offset = (next_seq - seq) % SEQ_MOD
         self.ts_offset = (next_ts - ts) % TS_MOD
 

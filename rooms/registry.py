@@ -50,6 +50,8 @@ class RoomRegistry:
                 room = self.create_room(*found)
         if room is None:
             raise RoomNotFound(f"no room {room_id!r} on this server")
+        async with room.lock:
+            await room.restore()
         return room
 
     def has_room(self, room_id: str) -> bool:

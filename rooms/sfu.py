@@ -43,6 +43,25 @@ from rooms.forwarding import LegTimeline, is_keyframe_start
 logger = logging.getLogger(__name__)
 
 KINDS = ("audio", "video")
+TRACKS: dict[str, tuple[str, ...]] = {"mediator": ("audio", "video", "screen")}
+"""What each role publishes (by default ``audio`` and ``video``); ``screen`` is a second video."""
+
+
+def tracks_of(role: str) -> tuple[str, ...]:
+    return TRACKS.get(role, KINDS)
+
+
+def kind_of(track: str) -> str:
+    """The media kind of a track: ``audio``, or ``video`` for the camera and a shared screen."""
+    return "audio" if track == "audio" else "video"
+
+
+MayReceive = Callable[[str, str, str], bool]
+"""``(publisher_id, subscriber_id, track)`` → whether the subscriber may receive it now."""
+
+
+def _receive_everything(publisher_id: str, subscriber_id: str, track: str) -> bool:
+    return True
 
 
 class ForwardingMode(enum.StrEnum):
@@ -106,8 +125,17 @@ class Leg:
     publisher_id: str
     publisher_role: str
     kind: str
+    """Media kind: ``audio`` or ``video``."""
+    track: str
+    """Which of the publisher's tracks: ``audio``, ``video`` or ``screen``."""
     transceiver: RTCRtpTransceiver
     timeline: LegTimeline
+    allowed: bool = True
+    """The room's media policy lets this subscriber receive it (caucus, mute)."""
+    resync: bool = False
+    """The leg resumes after a pause: renumber from the next packet (audio) or keyframe."""
+    last_arrival_ms: int = 0
+    """Arrival time of the last packet sent on the leg (for the timestamp step on resuming)."""
     waiting_keyframe: bool = True
     """Video is held back until a keyframe starts (at join, after a switch or a drop)."""
     ready: bool = False
@@ -155,6 +183,7 @@ class Source:
     sfu: Sfu
     publisher_id: str
     kind: str
+    track: str
     transceiver: RTCRtpTransceiver
     legs: list[Leg]
     """Every subscriber leg of this publisher and kind (kept across the publisher's reconnects)."""
@@ -179,7 +208,11 @@ class Source:
         keyframe = self.kind == "video" and is_keyframe_start(self.codec_mime, packet.payload)
         want_keyframe = False
         for leg in self.legs:
-            if leg.ready and not await self.sfu.forward(leg, packet, keyframe):
+            if (
+                leg.ready
+                and leg.allowed
+                and not await self.sfu.forward(leg, packet, keyframe, arrival_time_ms)
+            ):
                 want_keyframe = True
         if want_keyframe:
             self.request_keyframe()
@@ -215,10 +248,17 @@ class Peer:
 class Sfu:
     """Peer connections and forwarding of one room."""
 
-    def __init__(self, room_id: str, config: MediaConfig, send_offer: OfferSink) -> None:
+    def __init__(
+        self,
+        room_id: str,
+        config: MediaConfig,
+        send_offer: OfferSink,
+        may_receive: MayReceive = _receive_everything,
+    ) -> None:
         self.room_id = room_id
         self.config = config
         self._send_offer = send_offer
+        self._may_receive = may_receive
         self.peers: dict[str, Peer] = {}
         self.sources: dict[tuple[str, str], Source] = {}
         self._legs: dict[tuple[str, str], list[Leg]] = {}
@@ -255,8 +295,29 @@ class Sfu:
         while True:
             await asyncio.sleep(self.config.keyframe_retry_interval)
             for source in self.sources.values():
-                if any(leg.ready and leg.waiting_keyframe for leg in source.legs):
+                if any(leg.ready and leg.allowed and leg.waiting_keyframe for leg in source.legs):
                     source.request_keyframe()
+
+    def apply_policy(self) -> None:
+        """Ask the room again who may receive whom (after a caucus, a mute…).
+
+        A leg that is paused simply forwards nothing; one that resumes renumbers from the next
+        packet (audio) or keyframe (video, asked for at once), so the subscriber sees a stream
+        that goes on, not a gap to repair.
+        """
+        for (publisher_id, track), legs in self._legs.items():
+            resumed_video = False
+            for leg in legs:
+                allowed = self._may_receive(publisher_id, leg.subscriber.participant_id, track)
+                if allowed and not leg.allowed:
+                    leg.resync = True
+                    if leg.kind == "video":
+                        leg.waiting_keyframe = True
+                        resumed_video = True
+                leg.allowed = allowed
+            source = self.sources.get((publisher_id, track))
+            if resumed_video and source is not None:
+                source.request_keyframe()
 
     # -- participants ----------------------------------------------------------------------
 
@@ -281,13 +342,14 @@ class Sfu:
                 "Sfu(%s) peer %s connection %s", self.room_id, participant_id, pc.connectionState
             )
 
-        for kind in KINDS:
+        for track in tracks_of(role):
+            kind = kind_of(track)
             transceiver = pc.addTransceiver(kind, direction="recvonly")
             transceiver.setCodecPreferences(_codec_preferences(kind, self._mime(kind)))
-            peer.publish[kind] = transceiver
-            legs = self._legs.setdefault((participant_id, kind), [])
-            source = Source(self, participant_id, kind, transceiver, legs)
-            self.sources[(participant_id, kind)] = source
+            peer.publish[track] = transceiver
+            legs = self._legs.setdefault((participant_id, track), [])
+            source = Source(self, participant_id, kind, track, transceiver, legs)
+            self.sources[(participant_id, track)] = source
             if self._relay is None:
                 hooks.install_receive_hook(transceiver.receiver, source.on_rtp)
             # A new stream from this publisher: every leg holds its video for a keyframe.
@@ -309,12 +371,12 @@ class Sfu:
         if peer is None:
             return
         peer.closed = True
-        for kind in KINDS:
-            source = self.sources.get((participant_id, kind))
-            if source is not None and source.transceiver is peer.publish.get(kind):
-                del self.sources[(participant_id, kind)]
-        for (publisher_id, kind), leg in peer.outgoing.items():
-            legs = self._legs.get((publisher_id, kind))
+        for track, transceiver in peer.publish.items():
+            source = self.sources.get((participant_id, track))
+            if source is not None and source.transceiver is transceiver:
+                del self.sources[(participant_id, track)]
+        for (publisher_id, track), leg in peer.outgoing.items():
+            legs = self._legs.get((publisher_id, track))
             if legs is not None and leg in legs:
                 legs.remove(leg)
         await peer.pc.close()
@@ -323,8 +385,9 @@ class Sfu:
         return self.config.video_codec if kind == "video" else self.config.audio_codec
 
     def _subscribe(self, subscriber: Peer, publisher_id: str) -> None:
-        """Add the two sendonly transceivers that carry ``publisher_id`` to ``subscriber``."""
-        for kind in KINDS:
+        """Add the sendonly transceivers that carry ``publisher_id`` to ``subscriber``."""
+        for track in tracks_of(self._roles.get(publisher_id, "")):
+            kind = kind_of(track)
             # Packet mode parks the sender's own loop on a track that never yields. The relay
             # baseline swaps tracks in later, which a parked loop would never notice: it starts
             # with none (aiortc then polls every 20 ms).
@@ -338,12 +401,14 @@ class Sfu:
                 publisher_id=publisher_id,
                 publisher_role=self._roles.get(publisher_id, ""),
                 kind=kind,
+                track=track,
                 transceiver=transceiver,
                 timeline=LegTimeline(clock_rate=90000 if kind == "video" else 48000),
                 waiting_keyframe=kind == "video",
+                allowed=self._may_receive(publisher_id, subscriber.participant_id, track),
             )
-            subscriber.outgoing[(publisher_id, kind)] = leg
-            self._legs.setdefault((publisher_id, kind), []).append(leg)
+            subscriber.outgoing[(publisher_id, track)] = leg
+            self._legs.setdefault((publisher_id, track), []).append(leg)
             if self._relay is None:
                 hooks.install_keyframe_hook(transceiver.sender, self._keyframe_hook(leg))
             else:
@@ -351,8 +416,8 @@ class Sfu:
 
     def _keyframe_hook(self, leg: Leg) -> Callable[[], None]:
         def _on_keyframe_request() -> None:
-            source = self.sources.get((leg.publisher_id, leg.kind))
-            if source is not None:
+            source = self.sources.get((leg.publisher_id, leg.track))
+            if source is not None and leg.allowed:
                 source.request_keyframe()
 
         return _on_keyframe_request
@@ -360,7 +425,7 @@ class Sfu:
     def _relay_attach(self, leg: Leg) -> None:
         """Baseline only: feed the leg's sender from the publisher's decoded track."""
         assert self._relay is not None
-        source = self.sources.get((leg.publisher_id, leg.kind))
+        source = self.sources.get((leg.publisher_id, leg.track))
         # The receiver's track exists once the publisher's answer is applied.
         track = source.transceiver.receiver.track if source is not None else None
         if track is not None and leg.relayed is not track:
@@ -369,7 +434,9 @@ class Sfu:
 
     # -- forwarding (the hot path) ---------------------------------------------------------
 
-    async def forward(self, leg: Leg, packet: RtpPacket, keyframe: bool) -> bool:
+    async def forward(
+        self, leg: Leg, packet: RtpPacket, keyframe: bool, arrival_time_ms: int = 0
+    ) -> bool:
         """Send ``packet`` on ``leg``; return False when the leg needs a keyframe to go on."""
         timeline = leg.timeline
         if leg.kind == "video":
@@ -379,15 +446,28 @@ class Sfu:
                 if not keyframe:
                     leg.dropped_packets += 1
                     return False
-                timeline.rebase(packet.ssrc, packet.sequence_number, packet.timestamp)
+                timeline.rebase(
+                    packet.ssrc,
+                    packet.sequence_number,
+                    packet.timestamp,
+                    gap_ms=arrival_time_ms - leg.last_arrival_ms if leg.resync else None,
+                )
                 leg.waiting_keyframe = False
+                leg.resync = False
             elif hooks.pending_send_bytes(leg.sender.transport) > self.config.max_send_buffer:
                 # The subscriber can't keep up: drop to the next keyframe, never queue more.
                 leg.waiting_keyframe = True
                 leg.dropped_packets += 1
                 return False
-        elif packet.ssrc != timeline.source_ssrc:
-            timeline.rebase(packet.ssrc, packet.sequence_number, packet.timestamp)
+        elif packet.ssrc != timeline.source_ssrc or leg.resync:
+            timeline.rebase(
+                packet.ssrc,
+                packet.sequence_number,
+                packet.timestamp,
+                gap_ms=arrival_time_ms - leg.last_arrival_ms if leg.resync else None,
+            )
+            leg.resync = False
+        leg.last_arrival_ms = arrival_time_ms
         seq, ts = timeline.map(packet.sequence_number, packet.timestamp)
         out = RtpPacket(
             payload_type=leg.payload_type,
@@ -429,7 +509,7 @@ class Sfu:
             leg.transceiver.mid: {
                 "participant_id": leg.publisher_id,
                 "role": leg.publisher_role,
-                "kind": leg.kind,
+                "kind": leg.track,
             }
             for leg in peer.outgoing.values()
             if leg.transceiver.mid is not None
@@ -460,14 +540,14 @@ class Sfu:
             raise NegotiationFailed(f"the answer could not be applied: {exc}") from exc
         peer.awaiting_answer = False
         if self._relay is not None:
-            for kind in KINDS:
-                for leg in self._legs.get((participant_id, kind), []):
+            for track in tracks_of(self._roles.get(participant_id, "")):
+                for leg in self._legs.get((participant_id, track), []):
                     self._relay_attach(leg)
         for leg in peer.outgoing.values():
             if not leg.ready:
                 leg.prepare()
-                source = self.sources.get((leg.publisher_id, leg.kind))
-                if source is not None:
+                source = self.sources.get((leg.publisher_id, leg.track))
+                if source is not None and leg.allowed:
                     source.request_keyframe()
         if peer.dirty:
             await self.negotiate(peer)

@@ -71,7 +71,13 @@ def sitting_loader(engine: AsyncEngine) -> RoomLoader:
         if row is None:
             return None
         sitting, case = row
-        info = RoomInfo(room_id=room_id, case_number=case.number, title=case.title)
+        info = RoomInfo(
+            room_id=room_id,
+            case_number=case.number,
+            title=case.title,
+            case_id=case.id,
+            sitting_id=sitting.id,
+        )
         return info, SittingRecord(sessions, case.id, sitting.id)
 
     return load

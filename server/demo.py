@@ -132,7 +132,13 @@ async def seed_demo(
         engine, dt.datetime.fromtimestamp(expires, dt.UTC)
     )
     registry.create_room(
-        RoomInfo(room_id=DEMO_ROOM, case_number=case.number, title=case.title),
+        RoomInfo(
+            room_id=DEMO_ROOM,
+            case_number=case.number,
+            title=case.title,
+            case_id=case.id,
+            sitting_id=sitting.id,
+        ),
         record=SittingRecord(db.session_factory(engine), case.id, sitting.id),
     )
     return {

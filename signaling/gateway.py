@@ -84,6 +84,22 @@ class Gateway:
             "ice_candidate": self._ice_candidate,
             "set_media_state": self._set_media_state,
             "leave": self._leave,
+            "consent": self._consent,
+            "verify_identity": self._verify_identity,
+            "admit": self._admit,
+            "reject": self._reject,
+            "remove_participant": self._remove_participant,
+            "start_caucus": self._start_caucus,
+            "end_caucus": self._end_caucus,
+            "mute_participant": self._mute_participant,
+            "lower_hand": self._lower_hand,
+            "lock_room": self._lock_room,
+            "show_evidence": self._show_evidence,
+            "set_screen_share": self._set_screen_share,
+            "end_sitting": self._end_sitting,
+            "raise_hand": self._raise_hand,
+            "request_unmute": self._request_unmute,
+            "chat": self._chat,
         }
         assert set(handlers) == set(schemas.COMMANDS), "every command needs a handler"
         for event, handler in handlers.items():
@@ -107,6 +123,17 @@ class Gateway:
         for sid in sids:
             await self.sio.disconnect(sid)
         return len(sids)
+
+    async def evidence_added(
+        self, room_id: str, evidence: dict[str, Any], uploader_id: str | None
+    ) -> None:
+        """A file was uploaded: the mediator (and the uploader) get it in their list."""
+        if not self.registry.has_room(room_id):
+            return
+        room = self.registry.get_room(room_id)
+        for p in room.present():
+            if p.role is Role.MEDIATOR or p.id == uploader_id:
+                await self._emit("evidence_added", {"evidence": evidence}, p.connection_id)
 
     async def disconnect_room(self, room_id: str) -> None:
         """Tell everyone in an ending room (``room_closed``), then close their connections."""
@@ -229,6 +256,7 @@ class Gateway:
                     conn.sid,
                     audio=msg.audio,
                     video=msg.video,
+                    invitation_id=inv.invitation_id,
                 )
             except BaseException:
                 conn.joined = False
@@ -262,6 +290,85 @@ class Gateway:
             conn.joined = False
             await room.leave(participant.id, conn.sid, "left")
 
+    async def _command(
+        self, conn: Connection, act: Callable[[Room, Participant], Awaitable[Any]]
+    ) -> Any:
+        """Run one room command for the participant this connection speaks for."""
+        room = self._room_of(conn)
+        async with room.lock:
+            return await act(room, self._member(conn, room))
+
+    async def _consent(self, conn: Connection, msg: schemas.Consent) -> None:
+        await self._command(conn, lambda room, p: room.consent(p, msg.accept))
+
+    async def _verify_identity(
+        self, conn: Connection, msg: schemas.VerifyIdentity
+    ) -> dict[str, Any]:
+        match, left = await self._command(
+            conn, lambda room, p: room.verify_identity(p, msg.phone_last4)
+        )
+        return {"match": match, "attempts_left": left}
+
+    async def _admit(self, conn: Connection, msg: schemas.Admit) -> None:
+        await self._command(conn, lambda room, p: room.admit(p, msg.participant_id))
+
+    async def _reject(self, conn: Connection, msg: schemas.Reject) -> None:
+        await self._command(conn, lambda room, p: room.reject(p, msg.participant_id, msg.reason))
+
+    async def _remove_participant(self, conn: Connection, msg: schemas.RemoveParticipant) -> None:
+        await self._command(conn, lambda room, p: room.remove(p, msg.participant_id, msg.reason))
+
+    async def _start_caucus(self, conn: Connection, msg: schemas.StartCaucus) -> None:
+        await self._command(conn, lambda room, p: room.start_caucus(p, Role(msg.role)))
+
+    async def _end_caucus(self, conn: Connection, msg: schemas.EndCaucus) -> None:
+        await self._command(conn, lambda room, p: room.end_caucus(p))
+
+    async def _mute_participant(self, conn: Connection, msg: schemas.MuteParticipant) -> None:
+        await self._command(
+            conn, lambda room, p: room.mute(p, msg.participant_id, msg.kind, msg.muted)
+        )
+
+    async def _lower_hand(self, conn: Connection, msg: schemas.LowerHand) -> None:
+        await self._command(conn, lambda room, p: room.lower_hand(p, msg.participant_id))
+
+    async def _lock_room(self, conn: Connection, msg: schemas.LockRoom) -> None:
+        await self._command(conn, lambda room, p: room.lock_room(p, msg.locked))
+
+    async def _show_evidence(self, conn: Connection, msg: schemas.ShowEvidence) -> None:
+        await self._command(conn, lambda room, p: room.show_evidence(p, msg.evidence_id))
+
+    async def _set_screen_share(self, conn: Connection, msg: schemas.SetScreenShare) -> None:
+        await self._command(conn, lambda room, p: room.set_screen_share(p, msg.active))
+
+    async def _raise_hand(self, conn: Connection, msg: schemas.RaiseHand) -> None:
+        await self._command(conn, lambda room, p: room.raise_hand(p, msg.raised))
+
+    async def _request_unmute(self, conn: Connection, msg: schemas.RequestUnmute) -> None:
+        await self._command(conn, lambda room, p: room.request_unmute(p, msg.kind))
+
+    async def _chat(self, conn: Connection, msg: schemas.Chat) -> dict[str, Any]:
+        message = await self._command(
+            conn, lambda room, p: room.send_chat(p, msg.text, msg.client_id)
+        )
+        return {"message": message}
+
+    async def _end_sitting(self, conn: Connection, msg: schemas.EndSitting) -> None:
+        room = self._room_of(conn)
+        async with room.lock:
+            await room.end_sitting(self._member(conn, room), msg.outcome, msg.note)
+        # Closing takes the room's lock and disconnects everyone, the sender too: after the ack.
+        self._spawn(self._close_room(room.id))
+
+    async def _close_room(self, room_id: str) -> None:
+        await self.disconnect_room(room_id)
+        await self.registry.close_room(room_id)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     # -- RoomListener: room facts → emits --------------------------------------------------
 
     async def _emit(self, event: str, payload: dict[str, Any], sid: str | None) -> None:
@@ -275,23 +382,39 @@ class Gateway:
             if other.id != subject.id:
                 await self._emit(event, payload, other.connection_id)
 
-    async def participant_joined(self, room: Room, participant: Participant) -> None:
+    async def welcome(self, room: Room, participant: Participant) -> None:
         joined = {
-            "self": participant.public(),
-            "room": room.public(),
-            "participants": [p.public() for p in room.present() if p.id != participant.id],
+            **room.view_for(participant),
+            "chat": room.chat_for(participant),
             "ice_servers": self._ice_servers,
         }
         await self._emit("joined", joined, participant.connection_id)
-        await self._emit_others(room, participant, "participant_joined", participant.public())
 
-    async def participant_left(self, room: Room, participant: Participant, reason: str) -> None:
-        payload = {"id": participant.id, "reason": reason}
-        await self._emit_others(room, participant, "participant_left", payload)
+    async def room_changed(self, room: Room) -> None:
+        for participant in room.present():
+            await self._emit("room_view", room.view_for(participant), participant.connection_id)
 
-    async def media_state_changed(self, room: Room, participant: Participant) -> None:
-        payload = {"id": participant.id, "audio": participant.audio, "video": participant.video}
-        await self._emit_others(room, participant, "media_state_changed", payload)
+    async def chat(self, room: Room, message: dict[str, Any], to: list[Participant]) -> None:
+        for participant in to:
+            await self._emit("chat", {"message": message}, participant.connection_id)
+
+    async def dismissed(
+        self, room: Room, participant: Participant, kind: str, reason: str, connection_id: str
+    ) -> None:
+        await self._emit("dismissed", {"kind": kind, "reason": reason}, connection_id)
+        # Every connection of that link goes (a second tab too); not inline: we hold the lock.
+        sids = [connection_id] + [
+            sid
+            for sid, conn in self._connections.items()
+            if participant.invitation_id is not None
+            and conn.invitation.invitation_id == participant.invitation_id
+            and sid != connection_id
+        ]
+        for sid in sids:
+            conn = self._connections.get(sid)
+            if conn is not None:
+                conn.joined = False
+            self._spawn(self.sio.disconnect(sid))
 
     async def offer(self, room: Room, participant: Participant, offer: dict[str, Any]) -> None:
         await self._emit("offer", offer, participant.connection_id)
@@ -303,6 +426,4 @@ class Gateway:
         message = "this participant joined from another tab or device; this one was closed"
         await self._emit("replaced", {"message": message}, old_connection)
         # Disconnecting runs our disconnect handler inline; not under the room lock we hold.
-        task = asyncio.ensure_future(self.sio.disconnect(old_connection))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self.sio.disconnect(old_connection))

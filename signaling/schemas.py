@@ -47,17 +47,109 @@ class Leave(Message):
     pass
 
 
+class Consent(Message):
+    accept: bool
+
+
+class VerifyIdentity(Message):
+    phone_last4: str = Field(pattern=r"^[0-9]{4}$")
+
+
+class Admit(Message):
+    participant_id: str = Field(min_length=1, max_length=64)
+
+
+class Reject(Message):
+    participant_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class RemoveParticipant(Message):
+    participant_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field(default="", max_length=200)
+
+
+class StartCaucus(Message):
+    role: Literal["consumer", "business"]
+
+
+class EndCaucus(Message):
+    pass
+
+
+class MuteParticipant(Message):
+    participant_id: str = Field(min_length=1, max_length=64)
+    kind: Literal["audio", "video"]
+    muted: bool
+
+
+class LowerHand(Message):
+    participant_id: str = Field(min_length=1, max_length=64)
+
+
+class LockRoom(Message):
+    locked: bool
+
+
+class ShowEvidence(Message):
+    evidence_id: int | None = Field(ge=1)
+
+
+class SetScreenShare(Message):
+    active: bool
+
+
+class EndSitting(Message):
+    outcome: Literal["settled", "not_settled", "adjourned", "undecided"]
+    note: str = Field(default="", max_length=500)
+
+
+class RaiseHand(Message):
+    raised: bool
+
+
+class RequestUnmute(Message):
+    kind: Literal["audio", "video"]
+
+
+class Chat(Message):
+    text: str = Field(min_length=1, max_length=500)
+    client_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
 COMMANDS: dict[str, type[Message]] = {
     "join": Join,
     "answer": Answer,
     "ice_candidate": IceCandidate,
     "set_media_state": SetMediaState,
     "leave": Leave,
+    "consent": Consent,
+    "verify_identity": VerifyIdentity,
+    "admit": Admit,
+    "reject": Reject,
+    "remove_participant": RemoveParticipant,
+    "start_caucus": StartCaucus,
+    "end_caucus": EndCaucus,
+    "mute_participant": MuteParticipant,
+    "lower_hand": LowerHand,
+    "lock_room": LockRoom,
+    "show_evidence": ShowEvidence,
+    "set_screen_share": SetScreenShare,
+    "end_sitting": EndSitting,
+    "raise_hand": RaiseHand,
+    "request_unmute": RequestUnmute,
+    "chat": Chat,
 }
 """Every command a client may send, by event name."""
 
 
 # -- server → client (facts) ---------------------------------------------------------------
+
+
+class Quality(Message):
+    level: Literal["good", "fair", "poor"]
+    rtt_ms: float | None
+    loss_pct: float | None
 
 
 class ParticipantView(Message):
@@ -67,6 +159,37 @@ class ParticipantView(Message):
     audio: bool
     video: bool
     connected: bool
+    disconnected_at: int | None
+    stage: Literal["lobby", "room"]
+    admitted: bool
+    consent: Literal["pending", "accepted", "declined", "not_required"]
+    audio_blocked: bool
+    video_blocked: bool
+    unmute_requested: list[Literal["audio", "video"]]
+    hand_raised: bool
+    excluded: bool
+    waiting_since: int | None
+    identity: (
+        Literal["unchecked", "match", "mismatch", "too_many_attempts", "no_phone_on_file"] | None
+    )
+    quality: Quality | None
+
+
+class CaucusView(Message):
+    role: Literal["consumer", "business"]
+    started_at: int
+
+
+class EvidenceView(Message):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    submitted_by: str
+    role: str | None
+    at: str
+    url: str
 
 
 class RoomView(Message):
@@ -74,6 +197,10 @@ class RoomView(Message):
     case_number: str
     title: str
     state: str
+    locked: bool
+    caucus: CaucusView | None
+    screen_share: bool
+    evidence: EvidenceView | None
 
 
 class IceServerView(Message):
@@ -82,17 +209,32 @@ class IceServerView(Message):
     credential: str | None = None
 
 
-class Joined(Message):
+class ChatMessage(Message):
+    id: int
+    at: int
+    author_id: str
+    author: str
+    role: str
+    text: str
+    audience: Literal["consumer", "business"] | None
+
+
+class RoomViewFact(Message):
     self_: ParticipantView = Field(alias="self")
     room: RoomView
     participants: list[ParticipantView]
+    lobby: list[ParticipantView]
+
+
+class Joined(RoomViewFact):
+    chat: list[ChatMessage]
     ice_servers: list[IceServerView]
 
 
 class TrackInfo(Message):
     participant_id: str
     role: str
-    kind: Literal["audio", "video"]
+    kind: Literal["audio", "video", "screen"]
 
 
 class Offer(Message):
@@ -103,15 +245,17 @@ class Offer(Message):
     tracks: dict[str, TrackInfo]
 
 
-class ParticipantLeft(Message):
-    id: str
-    reason: Literal["left", "disconnected"]
+class ChatFact(Message):
+    message: ChatMessage
 
 
-class MediaStateChanged(Message):
-    id: str
-    audio: bool
-    video: bool
+class EvidenceAdded(Message):
+    evidence: EvidenceView
+
+
+class Dismissed(Message):
+    kind: Literal["rejected", "removed"]
+    reason: str
 
 
 class Replaced(Message):
@@ -128,10 +272,11 @@ class ErrorBody(Message):
 
 FACTS: dict[str, type[Message]] = {
     "joined": Joined,
+    "room_view": RoomViewFact,
     "offer": Offer,
-    "participant_joined": ParticipantView,
-    "participant_left": ParticipantLeft,
-    "media_state_changed": MediaStateChanged,
+    "chat": ChatFact,
+    "evidence_added": EvidenceAdded,
+    "dismissed": Dismissed,
     "replaced": Replaced,
     "error": ErrorBody,
 }

@@ -17,7 +17,7 @@ from cases import db
 from cases import repository as repo
 from cases.invitations import issue_token, read_claims
 from cases.models import InvitationUse
-from tests.support.peer import RoomClient, wait_for
+from tests.support.peer import RoomClient, enter_room, wait_for
 from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.integration
@@ -131,7 +131,7 @@ async def test_bad_commands_get_errors_and_change_nothing(server: RunningServer)
         # None of it broke the connection or the room: a proper join still works.
         await mediator.connect()
         assert await mediator.join() == {"ok": True}
-        assert await consumer.join() == {"ok": True}
+        await enter_room(mediator, consumer)
         assert await wait_for(
             lambda: "consumer" in mediator.remote and mediator.remote["consumer"].video_frames > 0,
             20,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from cases import db
 from cases import repository as repo
 from cases.models import Attendance, Case, Sitting
-from tests.support.peer import RoomClient, wait_for
+from tests.support.peer import RoomClient, enter_room, wait_for
 from tests.support.server import run_server
 
 pytestmark = pytest.mark.integration
@@ -23,7 +23,8 @@ async def test_joins_and_leaves_are_in_the_record_after_a_restart(tmp_path: Path
         try:
             for client in (mediator, consumer):
                 await client.connect()
-                assert await client.join() == {"ok": True}
+            assert await mediator.join() == {"ok": True}
+            await enter_room(mediator, consumer)
             assert await wait_for(lambda: "consumer" in mediator.remote, 20)
             ack = await consumer.sio.call("set_media_state", {"audio": False, "video": True})
             assert ack == {"ok": True}
@@ -51,6 +52,9 @@ async def test_joins_and_leaves_are_in_the_record_after_a_restart(tmp_path: Path
             ]
             assert texts == [
                 ("system", "mediator", "王调解员（调解员）进入调解室"),
+                ("system", "consumer", "李女士（消费者）进入等候区"),
+                ("system", "consumer", "李女士（消费者）同意本次调解录音录像并存入案件记录"),
+                ("system", "mediator", "王调解员（调解员）准许李女士（消费者）进入调解室"),
                 ("system", "consumer", "李女士（消费者）进入调解室"),
                 ("system", "consumer", "李女士（消费者）关闭麦克风"),
                 ("system", "consumer", "李女士（消费者）离开调解室"),

@@ -133,6 +133,9 @@ class RoomClient:
         """Server events that did not match their documented schema (``signaling.schemas``)."""
         self.remote: dict[str, RemoteMedia] = {}
         self.joined: dict[str, Any] | None = None
+        self.view: dict[str, Any] | None = None
+        """The latest ``room_view`` (or ``joined``): the room as this client may see it."""
+        self.chats: list[dict[str, Any]] = []
         self.video_track: PatternVideoTrack | None = None
         self.audio_track: ToneAudioTrack | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -140,13 +143,7 @@ class RoomClient:
         self._publish: dict[str, str | None] = {}
         self._offer_lock = asyncio.Lock()
         self.offers = 0
-        for event in (
-            "joined",
-            "participant_joined",
-            "participant_left",
-            "media_state_changed",
-            "replaced",
-        ):
+        for event in ("joined", "room_view", "chat", "dismissed", "evidence_added", "replaced"):
             self.sio.on(event, self._recorder(event))
         self.sio.on("error", self._on_error)
         self.sio.on("offer", self._on_offer)
@@ -163,6 +160,11 @@ class RoomClient:
             self.events.append((event, data))
             if event == "joined":
                 self.joined = data
+                self.chats = list(data.get("chat", []))
+            if event in ("joined", "room_view"):
+                self.view = data
+            if event == "chat":
+                self.chats.append(data["message"])
 
         return _record
 
@@ -188,6 +190,43 @@ class RoomClient:
             "join", {"audio": audio, "video": video}, timeout=20
         )
         return ack
+
+    async def call(self, event: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Send a command; return its ack."""
+        ack: dict[str, Any] = await self.sio.call(event, payload or {}, timeout=20)
+        return ack
+
+    def me(self) -> dict[str, Any]:
+        assert self.view is not None, "not joined"
+        me: dict[str, Any] = self.view["self"]
+        return me
+
+    def seen(self, participant_id: str) -> dict[str, Any] | None:
+        """Another participant as this client's latest view shows them (room or lobby)."""
+        if self.view is None:
+            return None
+        for p in self.view["participants"] + self.view["lobby"]:
+            if p["id"] == participant_id:
+                return dict(p)
+        return None
+
+    async def packets_from(self, owner: str, kind: str | None = None) -> int:
+        """RTP packets received so far on the mids that carry ``owner``'s media."""
+        if self.pc is None:
+            return 0
+        total = 0
+        for transceiver in self.pc.getTransceivers():
+            if self._track_owner.get(transceiver.mid or "") != owner:
+                continue
+            if kind is not None and transceiver.kind != kind:
+                continue
+            report = await transceiver.receiver.getStats()
+            total += sum(
+                int(getattr(stats, "packetsReceived", 0))
+                for stats in report.values()
+                if getattr(stats, "type", "") == "inbound-rtp"
+            )
+        return total
 
     async def camera_on(self) -> None:
         """Turn the camera on after joining without one (no renegotiation)."""
@@ -288,3 +327,17 @@ async def wait_for(predicate: Any, timeout: float, interval: float = 0.1) -> boo
             return True
         await asyncio.sleep(interval)
     return bool(predicate())
+
+
+async def enter_room(mediator: RoomClient, *parties: RoomClient) -> None:
+    """Bring parties through the lobby: they join and consent, the mediator admits them.
+
+    ``mediator`` must have joined. Each party must be connected (``connect()``) already.
+    """
+    for party in parties:
+        assert await party.join() == {"ok": True}
+        assert await party.call("consent", {"accept": True}) == {"ok": True}
+        assert await wait_for(lambda p=party: mediator.seen(p.role) is not None, 10)
+        ack = await mediator.call("admit", {"participant_id": party.role})
+        assert ack == {"ok": True}, ack
+        assert await wait_for(lambda p=party: p.view and p.me()["stage"] == "room", 10)

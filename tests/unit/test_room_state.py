@@ -2,6 +2,7 @@ import pytest
 
 from rooms.errors import IllegalTransition
 from rooms.model import Participant, Role, RoomState, check_transition
+from signaling.schemas import ParticipantView
 
 
 @pytest.mark.parametrize(
@@ -35,12 +36,12 @@ def test_illegal_moves_are_named_errors(current: RoomState, target: RoomState) -
 def test_participant_public_view_has_no_connection_id() -> None:
     p = Participant(id="consumer", role=Role.CONSUMER, name="李女士", connection_id="sid-1")
     view = p.public()
-    assert view == {
-        "id": "consumer",
-        "role": "consumer",
-        "name": "李女士",
-        "audio": True,
-        "video": True,
-        "connected": True,
-    }
     assert "sid-1" not in str(view)
+    ParticipantView.model_validate(view)  # every field the protocol names, and no other
+    assert (view["stage"], view["admitted"], view["consent"]) == ("lobby", False, "pending")
+
+
+def test_the_mediator_needs_neither_admission_nor_consent() -> None:
+    p = Participant(id="mediator", role=Role.MEDIATOR, name="王调解员")
+    assert p.in_room
+    assert (p.public()["stage"], p.public()["consent"]) == ("room", "not_required")

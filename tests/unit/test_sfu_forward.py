@@ -55,6 +55,7 @@ def make_leg(kind: str) -> tuple[Leg, FakeSend]:
         publisher_id="consumer",
         publisher_role="consumer",
         kind=kind,
+        track=kind,
         transceiver=transceiver,
         timeline=LegTimeline(clock_rate=90000 if kind == "video" else 48000),
         waiting_keyframe=kind == "video",
@@ -123,6 +124,33 @@ async def test_audio_is_never_held(room_sfu: Sfu, queued: dict[str, int]) -> Non
     assert await room_sfu.forward(leg, packet(5, 40, 960, b"\x01\x02"), keyframe=False)
     assert await room_sfu.forward(leg, packet(6, 9, 5, b"\x01\x02"), keyframe=False)
     assert [p.sequence_number for p in send.sent] == [40, 41]
+
+
+async def test_a_paused_leg_resumes_numbering_on_from_where_it_stopped(
+    queued: dict[str, int],
+) -> None:
+    allowed = {"on": True}
+    sfu_ = Sfu("r", MediaConfig(), _no_offer, lambda pub, sub, track: allowed["on"])
+    audio, sent_audio = make_leg("audio")
+    video, sent_video = make_leg("video")
+    sfu_._legs[("consumer", "audio")] = [audio]
+    sfu_._legs[("consumer", "video")] = [video]
+    await sfu_.forward(audio, packet(5, 100, 48_000), False, arrival_time_ms=1_000)
+    await sfu_.forward(video, packet(6, 200, 90_000), True, arrival_time_ms=1_000)
+    allowed["on"] = False  # a caucus starts: the sources go on, the legs forward nothing
+    sfu_.apply_policy()
+    assert not audio.allowed and not video.allowed
+    allowed["on"] = True  # 3 s later it ends
+    sfu_.apply_policy()
+    assert audio.allowed and audio.resync and video.waiting_keyframe
+    await sfu_.forward(audio, packet(5, 250, 48_000 + 150 * 960), False, arrival_time_ms=4_000)
+    assert not await sfu_.forward(video, packet(6, 290, 360_000), False, arrival_time_ms=4_000)
+    assert await sfu_.forward(video, packet(6, 291, 363_000), True, arrival_time_ms=4_000)
+    # No gap for the subscriber to repair; the clock stepped as far as the wall clock did.
+    assert [p.sequence_number for p in sent_audio.sent] == [100, 101]
+    assert sent_audio.sent[1].timestamp == 48_000 + 3 * 48_000
+    assert [p.sequence_number for p in sent_video.sent] == [200, 201]
+    assert sent_video.sent[1].timestamp == 90_000 + 3 * 90_000
 
 
 def test_module_exposes_forwarding_modes() -> None:
