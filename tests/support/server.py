@@ -48,8 +48,14 @@ class RunningServer:
 
 
 @contextlib.contextmanager
-def run_server(tmp: Path, *extra: str, timeout: float = 30.0) -> Iterator[RunningServer]:
-    """Start ``mediation-room serve --demo`` on loopback; stop it (SIGTERM) at the end."""
+def run_server(
+    tmp: Path, *extra: str, timeout: float = 30.0, demo: bool = True
+) -> Iterator[RunningServer]:
+    """Start ``mediation-room serve --demo`` on loopback; stop it (SIGTERM) at the end.
+
+    ``demo=False`` starts the server on an existing data directory without seeding anything
+    (a restart: the open sittings reopen as their participants come back); ``links`` is empty.
+    """
     port = free_port()
     tmp.mkdir(parents=True, exist_ok=True)
     data_dir = tmp / "data"
@@ -60,7 +66,6 @@ def run_server(tmp: Path, *extra: str, timeout: float = 30.0) -> Iterator[Runnin
         "-m",
         "server",
         "serve",
-        "--demo",
         "--host",
         "127.0.0.1",
         "--port",
@@ -69,8 +74,7 @@ def run_server(tmp: Path, *extra: str, timeout: float = 30.0) -> Iterator[Runnin
         "127.0.0.1",
         "--data-dir",
         str(data_dir),
-        "--links-file",
-        str(links_file),
+        *(["--demo", "--links-file", str(links_file)] if demo else []),
         *extra,
     ]
     env = {
@@ -88,7 +92,7 @@ def run_server(tmp: Path, *extra: str, timeout: float = 30.0) -> Iterator[Runnin
                 raise RuntimeError(
                     f"server exited with {process.returncode}:\n{log_path.read_text()}"
                 )
-            if links_file.exists():
+            if links_file.exists() or not demo:
                 with (
                     contextlib.suppress(urllib.error.URLError, ConnectionError),
                     urllib.request.urlopen(url + "/healthz", timeout=2) as resp,
@@ -98,7 +102,7 @@ def run_server(tmp: Path, *extra: str, timeout: float = 30.0) -> Iterator[Runnin
             if time.monotonic() > deadline:
                 raise TimeoutError(f"server not ready in {timeout}s:\n{log_path.read_text()}")
             time.sleep(0.1)
-        links = json.loads(links_file.read_text())
+        links = json.loads(links_file.read_text()) if demo else {}
         yield RunningServer(url, links, data_dir, process, log_path)
     finally:
         if process.poll() is None:
