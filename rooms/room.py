@@ -39,6 +39,8 @@ from rooms.sfu import MediaConfig, Sfu
 
 logger = logging.getLogger(__name__)
 
+QUALITY_INTERVAL = 3.0
+"""Seconds between two measurements of the participants' connection quality."""
 CHAT_MAX_LENGTH = 500
 CHAT_HISTORY = 1000
 """Messages a room keeps for late joiners (the case record keeps them all)."""
@@ -128,6 +130,21 @@ class RoomInfo:
     sitting_id: int | None = None
 
 
+def _quality_moved(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> bool:
+    """Whether the quality figures changed enough to show (not every millisecond)."""
+    if old.keys() != new.keys():
+        return True
+    for pid, now in new.items():
+        before = old[pid]
+        if before["level"] != now["level"]:
+            return True
+        if abs((before["rtt_ms"] or 0) - (now["rtt_ms"] or 0)) >= 50:
+            return True
+        if abs((before["loss_pct"] or 0) - (now["loss_pct"] or 0)) >= 1:
+            return True
+    return False
+
+
 def _who(p: Participant) -> Who:
     return Who(p.id, p.name, p.role.value)
 
@@ -159,6 +176,7 @@ class Room:
         self._shown_to: dict[int, set[str | None]] = {}
         self.quality: dict[str, dict[str, Any]] = {}
         self._restored = record is None
+        self._quality_task: asyncio.Task[None] | None = None
         self._listener = listener
         self.sfu = Sfu(info.room_id, media, self._send_offer, self._may_receive)
 
@@ -322,6 +340,22 @@ class Room:
                 await self._write("joined", p, p)
             await self.sfu.connect(p.id, p.role.value)
 
+    async def _watch_quality(self) -> None:
+        """Measure each connection every few seconds; the mediator's list shows it."""
+        while True:
+            await asyncio.sleep(QUALITY_INTERVAL)
+            try:
+                measured = await self.sfu.quality()
+            except Exception:
+                logger.exception("Room(%s) could not measure connection quality", self.id)
+                continue
+            async with self.lock:
+                if self.state is RoomState.CONCLUDED:
+                    return
+                if _quality_moved(self.quality, measured):
+                    self.quality = measured
+                    await self._listener.room_changed(self)
+
     async def _changed(self) -> None:
         self.sfu.apply_policy()
         await self._listener.room_changed(self)
@@ -443,6 +477,8 @@ class Room:
             participant.waiting_since = now_ms()
             await self._write("lobby_entered", participant, participant)
         self._move(RoomState.IN_SESSION)
+        if self._quality_task is None:
+            self._quality_task = asyncio.ensure_future(self._watch_quality())
         await self._listener.welcome(self, participant)
         await self._enter(participant)
         await self._changed()
@@ -740,6 +776,9 @@ class Room:
 
     async def close(self, ended: bool = True) -> None:
         """Close every peer connection; ``ended=False`` when only the server is stopping."""
+        if self._quality_task is not None:
+            self._quality_task.cancel()
+            self._quality_task = None
         await self.sfu.close()
         for participant in self.participants.values():
             participant.connection_id = None

@@ -109,6 +109,16 @@ class _IdleTrack(MediaStreamTrack):
         super().stop()
 
 
+def quality_level(rtt_ms: float | None, loss_pct: float | None) -> str:
+    """``good`` / ``fair`` / ``poor``, by the thresholds a conversation notices."""
+    rtt, loss = rtt_ms or 0, loss_pct or 0
+    if rtt < 250 and loss < 2:
+        return "good"
+    if rtt < 500 and loss < 8:
+        return "fair"
+    return "poor"
+
+
 def _codec_preferences(kind: str, mime: str) -> list[Any]:
     caps = RTCRtpSender.getCapabilities(kind).codecs
     chosen = [c for c in caps if c.mimeType.lower() == mime.lower()]
@@ -243,6 +253,8 @@ class Peer:
     awaiting_answer: bool = False
     dirty: bool = False
     closed: bool = False
+    received_totals: tuple[int, int] = (0, 0)
+    """Packets received and lost from this publisher so far (for the loss over an interval)."""
 
 
 class Sfu:
@@ -577,6 +589,46 @@ class Sfu:
             raise NegotiationFailed(f"the ICE candidate could not be added: {exc}") from exc
 
     # -- figures ---------------------------------------------------------------------------
+
+    async def quality(self) -> dict[str, dict[str, Any]]:
+        """Connection quality of each participant since the last call: the round trip to their
+        browser and the share of packets lost, in either direction, as RTCP reports them."""
+        out: dict[str, dict[str, Any]] = {}
+        for participant_id, peer in list(self.peers.items()):
+            if peer.closed or peer.pc.connectionState != "connected":
+                continue
+            received = lost = 0
+            for transceiver in peer.publish.values():
+                for stats in (await transceiver.receiver.getStats()).values():
+                    if getattr(stats, "type", "") == "inbound-rtp":
+                        received += int(stats.packetsReceived or 0)
+                        lost += max(0, int(stats.packetsLost or 0))
+            d_received = received - peer.received_totals[0]
+            d_lost = lost - peer.received_totals[1]
+            peer.received_totals = (received, lost)
+            upstream = d_lost / (d_received + d_lost) if d_received + d_lost > 0 else None
+            rtts: list[float] = []
+            downstream: list[float] = []
+            for leg in peer.outgoing.values():
+                if not leg.ready or not leg.allowed:
+                    continue
+                for stats in (await leg.sender.getStats()).values():
+                    if getattr(stats, "type", "") == "remote-inbound-rtp":
+                        if stats.roundTripTime is not None:
+                            rtts.append(float(stats.roundTripTime))
+                        if stats.fractionLost is not None:
+                            downstream.append(int(stats.fractionLost) / 256)
+            losses = [x for x in (upstream, max(downstream, default=None)) if x is not None]
+            if not losses and not rtts:
+                continue
+            rtt_ms = round(sorted(rtts)[len(rtts) // 2] * 1000) if rtts else None
+            loss_pct = round(max(losses) * 100, 1) if losses else None
+            out[participant_id] = {
+                "level": quality_level(rtt_ms, loss_pct),
+                "rtt_ms": rtt_ms,
+                "loss_pct": loss_pct,
+            }
+        return out
 
     def stats(self) -> dict[str, Any]:
         """Counters for tests and the benchmark."""

@@ -477,3 +477,22 @@ async def test_admissions_survive_a_server_restart(tmp_path: Path) -> None:
             assert mediator_view is not None and mediator_view["connected"] is False
         finally:
             await back.close()
+
+
+async def test_the_mediator_sees_each_connections_quality(
+    make_client: Callable[[str], RoomClient],
+) -> None:
+    mediator, consumer, _ = await three(make_client)
+
+    def measured(pid: str) -> dict[str, Any] | None:
+        seen = mediator.seen(pid)
+        return None if seen is None else seen["quality"]
+
+    assert await wait_for(lambda: measured("consumer") and measured("business"), 15), (
+        mediator.view
+    )
+    quality = measured("consumer")
+    assert quality is not None and quality["level"] == "good", quality  # loopback
+    assert quality["rtt_ms"] is None or 0 <= quality["rtt_ms"] < 250
+    # Only the mediator's view carries it.
+    assert all(p["quality"] is None for p in consumer.view["participants"])  # type: ignore[index]
