@@ -15,7 +15,7 @@ from sqlalchemy import select
 from cases import db
 from cases import repository as repo
 from cases.models import Case, Sitting
-from tests.support.peer import RoomClient, enter_room, wait_for
+from tests.support.peer import PatternVideoTrack, RoomClient, enter_room, wait_for
 from tests.support.server import RunningServer, run_server
 
 pytestmark = pytest.mark.integration
@@ -488,11 +488,41 @@ async def test_the_mediator_sees_each_connections_quality(
         seen = mediator.seen(pid)
         return None if seen is None else seen["quality"]
 
-    assert await wait_for(lambda: measured("consumer") and measured("business"), 15), (
-        mediator.view
-    )
+    assert await wait_for(lambda: measured("consumer") and measured("business"), 15), mediator.view
     quality = measured("consumer")
     assert quality is not None and quality["level"] == "good", quality  # loopback
     assert quality["rtt_ms"] is None or 0 <= quality["rtt_ms"] < 250
     # Only the mediator's view carries it.
     assert all(p["quality"] is None for p in consumer.view["participants"])  # type: ignore[index]
+
+
+async def test_the_mediators_screen_reaches_the_parties_beside_the_camera(
+    make_client: Callable[[str], RoomClient],
+) -> None:
+    mediator, consumer, business = (
+        make_client("mediator"),
+        make_client("consumer"),
+        make_client("business"),
+    )
+    mediator.screen_track = PatternVideoTrack("screen")
+    for client in (mediator, consumer, business):
+        await client.connect()
+    assert await mediator.join() == {"ok": True}
+    await enter_room(mediator, consumer, business)
+    assert await mediator.call("set_screen_share", {"active": True}) == {"ok": True}
+    assert await wait_for(lambda: consumer.view["room"]["screen_share"], 5)  # type: ignore[index]
+
+    def screen_frames(client: RoomClient) -> int:
+        media = client.remote.get("mediator:screen")
+        return 0 if media is None else media.video_by_sender.get("screen", 0)
+
+    assert await wait_for(lambda: screen_frames(consumer) > 10 and screen_frames(business) > 10, 20)
+    camera = consumer.remote["mediator"].video_by_sender
+    assert camera.get("mediator", 0) > 10 and camera.get("screen", 0) == 0  # two tiles, not one
+    # In a caucus the screen follows the caucus too.
+    assert await mediator.call("start_caucus", {"role": "consumer"}) == {"ok": True}
+    await asyncio.sleep(0.5)
+    before = screen_frames(business)
+    await asyncio.sleep(1.5)
+    assert screen_frames(business) == before
+    assert screen_frames(consumer) > 0

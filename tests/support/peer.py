@@ -33,6 +33,7 @@ PATTERNS: dict[str, tuple[int, int]] = {
     "mediator": (30, 220),
     "consumer": (220, 30),
     "business": (220, 220),
+    "screen": (30, 30),
 }
 """Luma of the left and right halves of each role's synthetic video."""
 
@@ -138,6 +139,8 @@ class RoomClient:
         self.chats: list[dict[str, Any]] = []
         self.video_track: PatternVideoTrack | None = None
         self.audio_track: ToneAudioTrack | None = None
+        self.screen_track: PatternVideoTrack | None = None
+        """Set before joining to share a screen (the mediator)."""
         self._tasks: list[asyncio.Task[Any]] = []
         self._track_owner: dict[str, str] = {}
         self._publish: dict[str, str | None] = {}
@@ -250,7 +253,9 @@ class RoomClient:
                 self.pc.on("track", self._on_track)
             self._publish = offer["publish"]
             for mid, info in offer["tracks"].items():
-                self._track_owner[mid] = info["participant_id"]
+                # A shared screen is counted apart from its owner's camera.
+                suffix = ":screen" if info["kind"] == "screen" else ""
+                self._track_owner[mid] = info["participant_id"] + suffix
             await self.pc.setRemoteDescription(
                 RTCSessionDescription(sdp=offer["sdp"], type="offer")
             )
@@ -263,6 +268,10 @@ class RoomClient:
                     transceiver.direction = "sendonly"
                     if transceiver.sender.track is None and self.video_track is not None:
                         transceiver.sender.replaceTrack(self.video_track)
+                elif transceiver.mid == self._publish.get("screen"):
+                    transceiver.direction = "sendonly"
+                    if transceiver.sender.track is None and self.screen_track is not None:
+                        transceiver.sender.replaceTrack(self.screen_track)
             answer = await self.pc.createAnswer()
             await self.pc.setLocalDescription(answer)
             local = self.pc.localDescription
