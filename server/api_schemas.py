@@ -162,3 +162,34 @@ class RecordOut(BaseModel):
     transcript: list[EntryOut]
     audit_events: int
     audit_intact: bool
+
+
+class EvidenceUpload(BaseModel):
+    """``multipart/form-data`` with one field (documentation only: the handler streams it)."""
+
+    file: bytes
+    """A JPEG, PNG, HEIC/HEIF photo or a PDF, at most 20 MiB, recognised by its content."""
+
+
+class EvidenceOut(BaseModel):
+    id: int
+    filename: str
+    """The uploader's file name (cleaned); kept for people, never used to store or serve."""
+    content_type: Literal["image/jpeg", "image/png", "image/heic", "application/pdf"]
+    """What the file's content was recognised as."""
+    size: int
+    sha256: str
+    submitted_by: str
+    role: str | None
+    at: str
+    """When it was submitted (ISO 8601, UTC)."""
+    url: str
+    """Where to download it (with the same credentials as this request)."""
+
+
+class EvidenceUploaded(BaseModel):
+    evidence: EvidenceOut
+
+
+class EvidenceList(BaseModel):
+    evidence: list[EvidenceOut]

@@ -81,7 +81,48 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | 
         s.EntryOut,
     ),
     ("get", "/api/invitations/inspect", "Whom a join link is for (t, room)", None, None),
+    ("get", "/api/cases/{number}/evidence", "Every file of the case", None, s.EvidenceList),
+    (
+        "get",
+        "/api/cases/{number}/evidence/{evidence_id}/file",
+        "One file of the case (range requests supported)",
+        None,
+        None,
+    ),
 ]
+
+# Operations of a room's participants: authorised by the join link's token
+# (``Authorization: Bearer <token>``), not by a mediator's session.
+ROOM_OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | None]] = [
+    (
+        "post",
+        "/api/rooms/{room_id}/evidence",
+        "Submit a file: JPEG, PNG, HEIC/HEIF or PDF, at most 20 MiB, recognised by its content",
+        s.EvidenceUpload,
+        s.EvidenceUploaded,
+    ),
+    (
+        "get",
+        "/api/rooms/{room_id}/evidence",
+        "The files this participant may see",
+        None,
+        s.EvidenceList,
+    ),
+    (
+        "get",
+        "/api/rooms/{room_id}/evidence/{evidence_id}",
+        "One file (range requests supported), to the mediator, its uploader or whom it was shown",
+        None,
+        None,
+    ),
+]
+
+_MULTIPART: set[type[BaseModel]] = {s.EvidenceUpload}
+_FILES = {
+    "/api/cases/{number}/evidence/{evidence_id}/file",
+    "/api/rooms/{room_id}/evidence/{evidence_id}",
+}
+_FILE_TYPES = ("image/jpeg", "image/png", "image/heic", "application/pdf")
 
 
 def openapi_document() -> dict[str, Any]:
@@ -108,24 +149,28 @@ def openapi_document() -> dict[str, Any]:
     error = {
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
     }
-    for method, path, summary, request, response in OPERATIONS:
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    for method, path, summary, request, response in [*OPERATIONS, *ROOM_OPERATIONS]:
+        ok: dict[str, Any] = {"description": "OK"}
+        if response is not None:
+            ok["content"] = {"application/json": {"schema": ref(response)}}
+        elif path in _FILES:
+            ok["content"] = {media: binary for media in _FILE_TYPES}
         operation: dict[str, Any] = {
             "summary": summary,
             "responses": {
-                "200": {"description": "OK"}
-                if response is None
-                else {
-                    "description": "OK",
-                    "content": {"application/json": {"schema": ref(response)}},
-                },
+                "201" if method == "post" and request in _MULTIPART else "200": ok,
                 "4XX": {"description": "The error body", **error},
             },
         }
         if request is not None:
+            media = "multipart/form-data" if request in _MULTIPART else "application/json"
             operation["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": ref(request)}},
+                "content": {media: {"schema": ref(request)}},
             }
+        if path.startswith("/api/rooms/"):
+            operation["security"] = [{"invitation": []}]
         params = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
         if params:
             operation["parameters"] = [
@@ -137,5 +182,14 @@ def openapi_document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Cloud mediation room", "version": "0.1.0"},
         "paths": paths,
-        "components": {"schemas": components},
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "invitation": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the invitation token of the participant's join link",
+                }
+            },
+        },
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server import api, views
+from server import api, evidence, views
 
 
 def setup_routes(app: web.Application) -> None:
@@ -24,6 +24,13 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/invitations/{invitation_id}/revoke", api.revoke_invitation)
     app.router.add_get("/api/cases/{number}/record", api.get_record)
     app.router.add_post("/api/cases/{number}/notes", api.add_note)
+    app.router.add_get("/api/cases/{number}/evidence", evidence.list_case_evidence)
+    app.router.add_get(
+        "/api/cases/{number}/evidence/{evidence_id}/file", evidence.case_evidence_file
+    )
+    app.router.add_post("/api/rooms/{room_id}/evidence", evidence.upload_evidence)
+    app.router.add_get("/api/rooms/{room_id}/evidence", evidence.list_room_evidence)
+    app.router.add_get("/api/rooms/{room_id}/evidence/{evidence_id}", evidence.room_evidence_file)
     app.router.add_get("/api/openapi.json", views.openapi_json)
     app.router.add_get("/", views.index)
     app.router.add_get("/room/{room_id}", views.room_page)

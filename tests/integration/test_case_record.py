@@ -69,6 +69,66 @@ async def test_migrations_up_from_empty_and_down_again(backend: str, tmp_path: P
         await engine.dispose()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_entries_written_before_0002_still_verify(backend: str, tmp_path: Path) -> None:
+    """Migration 0002 gave transcript entries machine fields that the chain vouches for; older
+    entries have none, and must neither fail verification nor take some on unnoticed."""
+    engine = db.create_engine(await fresh_database(backend, tmp_path))
+    try:
+        await db.upgrade(engine, "0001")
+        case_id = await new_case(engine)
+        async with db.session_factory(engine)() as session, session.begin():
+            await session.execute(
+                text(
+                    "INSERT INTO transcript_entries (case_id, seq, at, kind, author, author_role,"
+                    " text) VALUES (:c, 1, :at, 'system', '王调解员', 'mediator', '旧的记录')"
+                ),
+                {"c": case_id, "at": dt.datetime(2026, 11, 20, tzinfo=dt.UTC)},
+            )
+            await repo.append_audit(
+                session,
+                case_id,
+                "王调解员",
+                "transcript",
+                {"seq": 1, "kind": "system", "text_sha256": repo._sha256("旧的记录")},
+            )
+        await db.upgrade(engine)
+        async with db.session_factory(engine)() as session, session.begin():
+            await repo.append_transcript(
+                session,
+                case_id,
+                kind="system",
+                author="王调解员",
+                author_role="mediator",
+                text="王调解员（调解员）准许李女士（消费者）进入调解室",
+                event="admitted",
+                participant_id="consumer",
+                data={"role": "consumer", "name": "李女士"},
+            )
+        async with db.session_factory(engine)() as session:
+            assert await repo.verify_case(session, case_id) == []
+        for sql in (
+            "UPDATE transcript_entries SET event = 'admitted' WHERE seq = 1",
+            "UPDATE transcript_entries SET participant_id = 'business' WHERE seq = 2",
+        ):
+            async with engine.begin() as conn:
+                await conn.execute(text(sql))
+            async with db.session_factory(engine)() as session:
+                problems = [p.reason for p in await repo.verify_case(session, case_id)]
+            assert any("was edited" in p for p in problems), (sql, problems)
+            async with engine.begin() as conn:  # put it back for the next case
+                await conn.execute(
+                    text(
+                        "UPDATE transcript_entries SET event = NULL WHERE seq = 1"
+                        if "seq = 1" in sql
+                        else "UPDATE transcript_entries SET participant_id = 'consumer'"
+                        " WHERE seq = 2"
+                    )
+                )
+    finally:
+        await engine.dispose()
+
+
 async def test_case_life_is_recorded_and_verifiable(engine: AsyncEngine) -> None:
     case_id = await new_case(engine)
     sessions = db.session_factory(engine)

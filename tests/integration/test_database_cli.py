@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cases import db
 from tests.support.database import fresh_database
 from tests.support.server import ROOT, run_server
 
@@ -34,7 +35,7 @@ async def test_embedded_sqlite_is_migrated_by_serve(tmp_path: Path) -> None:
         assert (server.data_dir / "mediation.db").exists()
     again = cli("db", "upgrade", "--data-dir", str(tmp_path / "data"))
     assert again.returncode == 0, again.stderr
-    assert "→ 0001" in again.stdout
+    assert f"→ {db.head_revision()}" in again.stdout
 
 
 async def test_postgres_must_be_migrated_explicitly(tmp_path: Path) -> None:
@@ -46,7 +47,7 @@ async def test_postgres_must_be_migrated_explicitly(tmp_path: Path) -> None:
 
     upgraded = cli("db", "upgrade", "--database-url", url)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert upgraded.stdout.strip() == "database schema: empty → 0001"
+    assert upgraded.stdout.strip() == f"database schema: empty → {db.head_revision()}"
 
     with run_server(tmp_path / "ok", "--database-url", url) as server:
         assert server.process.poll() is None
