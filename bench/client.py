@@ -263,6 +263,7 @@ class BenchClient:
         self.join_started: float | None = None
         self.joined_at: float | None = None
         self._owner: dict[str, str] = {}
+        self._screens: set[str] = set()
         self._lock = asyncio.Lock()
         self.sio.on("offer", self._on_offer)
         self.sio.on("error", self._on_error)
@@ -279,11 +280,21 @@ class BenchClient:
         )
 
     async def join(self) -> None:
+        """Join; a party consents at once (the mediator admits it: :meth:`admit`)."""
         self.join_started = time.perf_counter()
-        ack = await self.sio.call("join", {"audio": True, "video": True}, timeout=30)
-        if not isinstance(ack, dict) or not ack.get("ok", False):
-            raise RuntimeError(f"{self.name}: join refused: {ack}")
+        await self._command("join", {"audio": True, "video": True})
+        if self.role != "mediator":
+            await self._command("consent", {"accept": True})
         self.joined_at = time.perf_counter()
+
+    async def admit(self, participant_id: str) -> None:
+        """The mediator lets a party in from the lobby."""
+        await self._command("admit", {"participant_id": participant_id})
+
+    async def _command(self, event: str, payload: dict[str, Any]) -> None:
+        ack = await self.sio.call(event, payload, timeout=30)
+        if not isinstance(ack, dict) or not ack.get("ok", False):
+            raise RuntimeError(f"{self.name}: {event} refused: {ack}")
 
     async def _on_offer(self, offer: dict[str, Any]) -> None:
         try:
@@ -300,6 +311,8 @@ class BenchClient:
                 self.pc.on("track", self._on_track)
             publish = offer["publish"]
             for mid, info in offer["tracks"].items():
+                if info["kind"] == "screen":
+                    self._screens.add(mid)  # nobody shares a screen in the benchmark
                 self._owner[mid] = f"{self.room_id}/{info['participant_id']}"
             await self.pc.setRemoteDescription(
                 RTCSessionDescription(sdp=offer["sdp"], type="offer")
@@ -326,6 +339,8 @@ class BenchClient:
     def _on_track(self, track: Any) -> None:
         assert self.pc is not None
         mid = next((t.mid for t in self.pc.getTransceivers() if t.receiver.track is track), None)
+        if mid in self._screens:
+            return
         owner = self._owner.get(mid or "", f"{self.room_id}/unknown-{mid}")
         stats = TrackStats(
             subscriber=self.name,

@@ -98,6 +98,10 @@ async def run(config: dict[str, Any]) -> None:
                 await c.connect()
             for c in room_clients:
                 await c.join()
+            mediator = next(c for c in room_clients if c.role == "mediator")
+            for c in room_clients:
+                if c is not mediator:
+                    await mediator.admit(c.role)
         expected = len(config["rooms"]) * 6
         deadline = time.monotonic() + config["setup_timeout"]
         flowing = 0
