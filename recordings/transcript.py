@@ -31,6 +31,7 @@ SYSTEM_TEXT = {
     "reconnected": "{subject}重新连接",
     "left": "{subject}离开调解室",
     "disconnected": "{subject}连接中断",
+    "revoked": "{subject}的邀请链接已被撤销，离开调解室",
     "lobby_entered": "{subject}进入等候区",
     "lobby_left": "{subject}离开等候区",
     "audio_on": "{subject}打开麦克风",

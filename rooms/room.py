@@ -492,7 +492,8 @@ class Room:
         return participant
 
     async def leave(self, participant_id: str, connection_id: str, reason: str) -> None:
-        """A participant's connection is gone (``reason``: ``left`` or ``disconnected``).
+        """A participant's connection is gone (``reason``: ``left``, ``disconnected``, or
+        ``revoked`` when the mediator withdrew their link from the console).
 
         A stale connection (already replaced by a newer one) changes nothing. Whoever drops is
         expected back: they keep their admission, consent and the rest for the sitting.
@@ -502,14 +503,15 @@ class Room:
             return
         participant.connection_id = None
         await self.sfu.disconnect(participant_id)
-        if reason == "left":
+        if reason in ("left", "revoked"):
             participant.departed = True
             participant.hand_raised = False
+            participant.admitted = participant.admitted and reason == "left"
         else:
             participant.disconnected_at = now_ms()
         if not self.present() and self.state is RoomState.IN_SESSION:
             self._move(RoomState.OPEN)
-        if participant.entered:
+        if participant.entered or reason == "revoked":
             await self._write(reason, participant, participant)
         else:
             await self._write("lobby_left", participant, participant)

@@ -129,6 +129,13 @@ class Gateway:
             if conn.invitation.invitation_id == invitation_id
         ]
         for sid in sids:
+            conn = self._connections[sid]
+            if conn.joined and self.registry.has_room(conn.invitation.room_id):
+                # Gone for good, not "reconnecting": the others' views drop them.
+                conn.joined = False
+                room = self.registry.get_room(conn.invitation.room_id)
+                async with room.lock:
+                    await room.leave(conn.invitation.participant_id, sid, "revoked")
             await self.sio.disconnect(sid)
         return len(sids)
 

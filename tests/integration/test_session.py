@@ -4,16 +4,19 @@ the caucus enforced by the SFU, the mediator's controls, chat, reconnection, per
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
 from cases import db
 from cases import repository as repo
+from cases.invitations import read_claims
 from cases.models import Case, Sitting
 from tests.support.peer import PatternVideoTrack, RoomClient, enter_room, wait_for
 from tests.support.server import RunningServer, run_server
@@ -526,3 +529,24 @@ async def test_the_mediators_screen_reaches_the_parties_beside_the_camera(
     await asyncio.sleep(1.5)
     assert screen_frames(business) == before
     assert screen_frames(consumer) > 0
+
+
+async def test_a_link_revoked_from_the_console_takes_its_holder_out_for_good(
+    make_client: Callable[[str], RoomClient], server: RunningServer
+) -> None:
+    mediator, consumer, business = await three(make_client)
+    password = re.search(r"user demo, password (\S+),", server.log())
+    assert password, server.log()
+    invitation_id = read_claims(server.token("business")).invitation_id
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(server.url, cookie_jar=jar) as http:
+        resp = await http.post("/api/session", json={"username": "demo", "password": password[1]})
+        assert resp.status == 200
+        resp = await http.post(f"/api/invitations/{invitation_id}/revoke")
+        assert resp.status == 200, await resp.text()
+    assert await wait_for(lambda: not business.sio.connected, 5)
+    # Not "reconnecting": gone from the others' views.
+    assert await wait_for(lambda: mediator.seen("business") is None, 5), mediator.view
+    assert consumer.seen("business") is None
+    events = [e.event for e in await transcript(server) if e.participant_id == "business"]
+    assert events[-1] == "revoked"
