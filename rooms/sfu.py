@@ -164,6 +164,13 @@ class Leg:
     def sender(self) -> RTCRtpSender:
         return self.transceiver.sender
 
+    def rebase(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        """Number ``packet`` on from what the leg sent last (a new stream, or after a pause: then
+        the timestamp steps as far as the clock did)."""
+        gap_ms = arrival_time_ms - self.last_arrival_ms if self.resync else None
+        self.timeline.rebase(packet.ssrc, packet.sequence_number, packet.timestamp, gap_ms=gap_ms)
+        self.resync = False
+
     def prepare(self) -> None:
         """Read the negotiated parameters once the sender has started."""
         codecs = hooks.negotiated_codecs(self.transceiver)
@@ -458,27 +465,15 @@ class Sfu:
                 if not keyframe:
                     leg.dropped_packets += 1
                     return False
-                timeline.rebase(
-                    packet.ssrc,
-                    packet.sequence_number,
-                    packet.timestamp,
-                    gap_ms=arrival_time_ms - leg.last_arrival_ms if leg.resync else None,
-                )
+                leg.rebase(packet, arrival_time_ms)
                 leg.waiting_keyframe = False
-                leg.resync = False
             elif hooks.pending_send_bytes(leg.sender.transport) > self.config.max_send_buffer:
                 # The subscriber can't keep up: drop to the next keyframe, never queue more.
                 leg.waiting_keyframe = True
                 leg.dropped_packets += 1
                 return False
         elif packet.ssrc != timeline.source_ssrc or leg.resync:
-            timeline.rebase(
-                packet.ssrc,
-                packet.sequence_number,
-                packet.timestamp,
-                gap_ms=arrival_time_ms - leg.last_arrival_ms if leg.resync else None,
-            )
-            leg.resync = False
+            leg.rebase(packet, arrival_time_ms)
         leg.last_arrival_ms = arrival_time_ms
         seq, ts = timeline.map(packet.sequence_number, packet.timestamp)
         out = RtpPacket(

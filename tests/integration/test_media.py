@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +16,6 @@ from tests.support.server import RunningServer, run_server
 pytestmark = pytest.mark.integration
 
 ROLES = ("mediator", "consumer", "business")
-
-
-@pytest.fixture
-async def make_client(server: RunningServer) -> AsyncIterator[Callable[[str], RoomClient]]:
-    clients: list[RoomClient] = []
-
-    def _make(role: str) -> RoomClient:
-        client = RoomClient(server.url, server.token(role), role)
-        clients.append(client)
-        return client
-
-    yield _make
-    for client in clients:
-        await client.close()
-    for client in clients:
-        assert not client.schema_violations, client.schema_violations
 
 
 def receiving_video(client: RoomClient, owner: str) -> bool:

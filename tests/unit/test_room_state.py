@@ -2,6 +2,7 @@ import pytest
 
 from rooms.errors import IllegalTransition
 from rooms.model import Participant, Role, RoomState, check_transition
+from rooms.sfu import quality_level
 from signaling.schemas import ParticipantView
 
 
@@ -45,3 +46,18 @@ def test_the_mediator_needs_neither_admission_nor_consent() -> None:
     p = Participant(id="mediator", role=Role.MEDIATOR, name="王调解员")
     assert p.in_room
     assert (p.public()["stage"], p.public()["consent"]) == ("room", "not_required")
+
+
+@pytest.mark.parametrize(
+    ("rtt_ms", "loss_pct", "level"),
+    [
+        (None, None, "good"),
+        (40, 0.0, "good"),
+        (300, 0.5, "fair"),
+        (40, 5.0, "fair"),
+        (600, 0.0, "poor"),
+        (40, 12.0, "poor"),
+    ],
+)
+def test_quality_levels(rtt_ms: float | None, loss_pct: float | None, level: str) -> None:
+    assert quality_level(rtt_ms, loss_pct) == level
