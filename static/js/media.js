@@ -88,13 +88,15 @@ export async function listDevices() {
 export class PeerSession {
   constructor({ iceServers, signaling, localTracks, onState, onRemoteStreams }) {
     this.signaling = signaling;
-    this.localTracks = localTracks; // () => {audio?: MediaStreamTrack, video?: MediaStreamTrack}
+    this.localTracks = localTracks; // () => {audio?, video?, screen?: MediaStreamTrack}
     this.onState = onState;
     this.onRemoteStreams = onRemoteStreams;
     /** mid → {participant_id, role, kind}, from the offers' `tracks`. */
     this.owners = new Map();
     /** participant id → MediaStream of the receiver tracks on their mids. */
     this.streams = new Map();
+    /** participant id → MediaStream of their shared screen. */
+    this.screens = new Map();
     this.publish = {};
     this.closed = false;
     this.answerSent = false;
@@ -174,10 +176,12 @@ export class PeerSession {
     this.signaling.iceCandidate(candidate).catch((err) => console.warn("ice_candidate:", err));
   }
 
+  /** `audio`, `video` or `screen` (the mediator's shared screen) if we send on `mid`. */
   publishKind(mid) {
     if (mid == null) return null;
-    if (this.publish.audio === mid) return "audio";
-    if (this.publish.video === mid) return "video";
+    for (const kind of ["audio", "video", "screen"]) {
+      if (this.publish[kind] === mid) return kind;
+    }
     return null;
   }
 
@@ -185,10 +189,12 @@ export class PeerSession {
     const owner = this.owners.get(transceiver.mid);
     if (!owner || this.publishKind(transceiver.mid)) return;
     const track = transceiver.receiver.track;
-    let stream = this.streams.get(owner.participant_id);
+    // A shared screen is a picture of its own, not the sharer's camera.
+    const streams = owner.kind === "screen" ? this.screens : this.streams;
+    let stream = streams.get(owner.participant_id);
     if (!stream) {
       stream = new MediaStream();
-      this.streams.set(owner.participant_id, stream);
+      streams.set(owner.participant_id, stream);
     }
     if (stream.getTrackById(track.id)) return;
     for (const old of stream.getTracks()) {
@@ -202,6 +208,11 @@ export class PeerSession {
     return this.streams.get(participantId) ?? null;
   }
 
+  /** The stream of `participantId`'s shared screen (the `screen` kind mid), if any. */
+  screenFor(participantId) {
+    return this.screens.get(participantId) ?? null;
+  }
+
   /** Put `track` (or null) on our publish mid for `kind`; no renegotiation is needed. */
   async setLocalTrack(kind, track) {
     const mid = this.publish[kind];
@@ -212,7 +223,8 @@ export class PeerSession {
     }
   }
 
-  /** Per participant `{framesDecoded, audioEnergy}` from the inbound-rtp stats. */
+  /** Per participant `{framesDecoded, audioEnergy, screenFramesDecoded}` from the inbound-rtp
+   * stats. */
   async remoteStats() {
     const byTrack = new Map();
     for (const transceiver of this.pc.getTransceivers()) {
@@ -226,8 +238,13 @@ export class PeerSession {
       if (stat.type !== "inbound-rtp") continue;
       const owner = byMid.get(stat.mid) ?? byTrack.get(stat.trackIdentifier);
       if (!owner) continue;
-      const entry = (result[owner.participant_id] ??= { framesDecoded: 0, audioEnergy: 0 });
-      if (stat.kind === "video") entry.framesDecoded += stat.framesDecoded ?? 0;
+      const entry = (result[owner.participant_id] ??= {
+        framesDecoded: 0,
+        audioEnergy: 0,
+        screenFramesDecoded: 0,
+      });
+      if (owner.kind === "screen") entry.screenFramesDecoded += stat.framesDecoded ?? 0;
+      else if (stat.kind === "video") entry.framesDecoded += stat.framesDecoded ?? 0;
       if (stat.kind === "audio") entry.audioEnergy += stat.totalAudioEnergy ?? 0;
     }
     return result;

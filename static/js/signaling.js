@@ -29,9 +29,10 @@ export class CommandError extends Error {
 const FACTS = [
   "joined",
   "offer",
-  "participant_joined",
-  "participant_left",
-  "media_state_changed",
+  "room_view",
+  "chat",
+  "evidence_added",
+  "dismissed",
   "replaced",
 ];
 
@@ -49,8 +50,9 @@ export function createSignaling({ token, roomId, handlers }) {
     transports: ["websocket", "polling"],
     autoConnect: false,
     reconnection: true,
+    // Retry often: a phone back on the network should be back in the room within seconds.
     reconnectionDelay: 500,
-    reconnectionDelayMax: 5000,
+    reconnectionDelayMax: 2000,
   });
 
   for (const name of FACTS) {
@@ -114,7 +116,8 @@ export function createSignaling({ token, roomId, handlers }) {
       return socket.connected;
     },
 
-    /** `{name?, audio, video}` → ack; the server follows with `joined` and an `offer`. */
+    /** `{name?, audio, video}` → ack; the server follows with `joined` (and an `offer` once
+     * this participant is in the room). */
     join({ name, audio, video }) {
       const payload = { audio: Boolean(audio), video: Boolean(video) };
       if (name) payload.name = name;
@@ -140,6 +143,67 @@ export function createSignaling({ token, roomId, handlers }) {
     },
     leave() {
       return command("leave", {});
+    },
+
+    // -- a party in the lobby --
+    consent(accept) {
+      return command("consent", { accept: Boolean(accept) });
+    },
+    /** Ack: `{ok, match, attempts_left}`. */
+    verifyIdentity(phoneLast4) {
+      return command("verify_identity", { phone_last4: phoneLast4 });
+    },
+
+    // -- the mediator --
+    admit(participantId) {
+      return command("admit", { participant_id: participantId });
+    },
+    reject(participantId, reason) {
+      return command("reject", { participant_id: participantId, reason });
+    },
+    removeParticipant(participantId, reason) {
+      const payload = { participant_id: participantId };
+      if (reason) payload.reason = reason;
+      return command("remove_participant", payload);
+    },
+    startCaucus(role) {
+      return command("start_caucus", { role });
+    },
+    endCaucus() {
+      return command("end_caucus", {});
+    },
+    muteParticipant(participantId, kind, muted) {
+      return command("mute_participant", { participant_id: participantId, kind, muted });
+    },
+    lowerHand(participantId) {
+      return command("lower_hand", { participant_id: participantId });
+    },
+    lockRoom(locked) {
+      return command("lock_room", { locked: Boolean(locked) });
+    },
+    /** `evidenceId` null stops showing. */
+    showEvidence(evidenceId) {
+      return command("show_evidence", { evidence_id: evidenceId ?? null });
+    },
+    setScreenShare(active) {
+      return command("set_screen_share", { active: Boolean(active) });
+    },
+    endSitting(outcome, note) {
+      const payload = { outcome };
+      if (note) payload.note = note;
+      return command("end_sitting", payload);
+    },
+
+    // -- anyone in the room --
+    raiseHand(raised) {
+      return command("raise_hand", { raised: Boolean(raised) });
+    },
+    requestUnmute(kind) {
+      return command("request_unmute", { kind });
+    },
+    /** Ack: `{ok, message}` — the stored message. */
+    chat(text, clientId) {
+      return command("chat", { text, client_id: clientId });
     },
   };
 }

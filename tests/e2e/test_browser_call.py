@@ -8,98 +8,39 @@ printed.
 from __future__ import annotations
 
 import contextlib
-import json
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e import room_support as room
+from tests.e2e.room_support import (
+    NewPage,
+    assert_small_text_absent,
+    others_of,
+    snapshot,
+    through_lobby,
+    wait_for,
+    wait_receiving,
+)
 from tests.support.i18n_check import i18n_problems
 from tests.support.server import RunningServer as Server
 from tests.support.server import run_server
 
 pytestmark = pytest.mark.e2e
 
-ROLES = ("mediator", "consumer", "business")
-MEDIA_LIMIT_S = 30.0
-Snapshot = dict[str, Any]
-NewPage = Callable[..., Page]  # the new_page fixture: new_page(phone=False) -> Page
-
-
-def snapshot(page: Page) -> Snapshot:
-    return page.evaluate("window.__room")  # type: ignore[no-any-return]
-
-
-def debug_dump(page: Page) -> str:
-    """The page's snapshot and the stats that matter, for a failure message."""
-    stats = page.evaluate(
-        """async () => (await window.__roomStats())
-            .filter(s => ["inbound-rtp", "outbound-rtp", "candidate-pair", "transport"]
-                         .includes(s.type))"""
-    )
-    return (
-        f"url: {page.url}\n__room: {json.dumps(snapshot(page), ensure_ascii=False, indent=1)}\n"
-        f"stats: {json.dumps(stats, indent=1)[:8000]}"
-    )
-
-
-def wait_for(page: Page, check: Callable[[Snapshot], bool], what: str) -> Snapshot:
-    """Poll ``window.__room`` until ``check`` holds; fail with a dump after MEDIA_LIMIT_S."""
-    deadline = time.monotonic() + MEDIA_LIMIT_S
-    while True:
-        room = snapshot(page)
-        if check(room):
-            return room
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {MEDIA_LIMIT_S:.0f} s\n{debug_dump(page)}")
-        page.wait_for_timeout(200)
-
-
-def wait_receiving(page: Page, others: list[str]) -> None:
-    """Every one of ``others`` is seen (video decoding, sized) and heard (audio energy rising)."""
-
-    def flowing(room: Snapshot) -> bool:
-        return all(
-            (r := room["remote"].get(pid))
-            and r["videoWidth"] > 0
-            and r["framesDecoded"] > 0
-            and r["audioEnergy"] > 0
-            for pid in others
-        )
-
-    first = wait_for(page, flowing, f"media from {others}")
-
-    def rising(room: Snapshot) -> bool:
-        return all(
-            room["remote"][pid]["framesDecoded"] > first["remote"][pid]["framesDecoded"]
-            and room["remote"][pid]["audioEnergy"] > first["remote"][pid]["audioEnergy"]
-            for pid in others
-            if pid in room["remote"]
-        ) and all(pid in room["remote"] for pid in others)
-
-    wait_for(page, rising, f"media from {others} still flowing")
-
 
 def open_and_join(server: Server, new_page: NewPage, role: str, phone: bool = False) -> Page:
-    page = new_page(phone=phone)
-    page.goto(server.links[role])
-    page.get_by_test_id("join-button").click()
-    return page
+    return room.open_and_join(server.links, new_page, role, phone=phone)
 
 
 def join_all(server: Server, new_page: NewPage) -> dict[str, Page]:
     # The business is on a phone, as in real cases.
-    return {role: open_and_join(server, new_page, role, phone=role == "business") for role in ROLES}
-
-
-def others_of(role: str) -> list[str]:
-    return [r for r in ROLES if r != role]
+    return room.join_all(server.links, new_page)
 
 
 def test_three_parties_see_and_hear_each_other(server: Server, new_page: NewPage) -> None:
@@ -188,9 +129,12 @@ def test_leave_rejoin_and_reload_bring_video_back(server: Server, new_page: NewP
     for role in ("mediator", "business"):
         wait_receiving(pages[role], ["consumer"])
 
-    # The business reloads the page and enters again: the others see them again.
+    # The business reloads the page and enters again: straight back into the room, no new
+    # admission or consent; the others see them again.
     pages["business"].reload()
     pages["business"].get_by_test_id("join-button").click()
+    back = wait_for(pages["business"], lambda r: r["self"] is not None, "business joined again")
+    assert back["self"]["stage"] == "room" and back["view"] == "room", back["self"]
     wait_receiving(pages["business"], ["mediator", "consumer"])
     for role in ("mediator", "consumer"):
         wait_receiving(pages[role], ["business"])
@@ -201,6 +145,7 @@ def test_camera_started_late_reaches_the_others(server: Server, new_page: NewPag
     business = new_page(phone=True)
     business.goto(server.links["business"])
     business.get_by_test_id("join-without-media").click()
+    through_lobby(mediator, business, "business")
 
     tile = mediator.get_by_test_id("tile-business")
     expect(tile).to_have_attribute("data-video", "off")
@@ -214,52 +159,63 @@ def test_camera_started_late_reaches_the_others(server: Server, new_page: NewPag
     expect(tile).to_have_attribute("data-video", "on")
 
 
-def test_phone_layout_is_one_hand_sized(server: Server, new_page: NewPage) -> None:
+@pytest.mark.parametrize("size", [(390, 844), (375, 667)])
+def test_phone_layout_is_one_hand_sized(
+    server: Server, new_page: NewPage, size: tuple[int, int]
+) -> None:
+    width, height = size
     page = new_page(phone=True)
+    page.set_viewport_size({"width": width, "height": height})
     page.goto(server.links["consumer"])
 
     def assert_tall_enough(testid: str) -> None:
         box = page.get_by_test_id(testid).bounding_box()
         assert box is not None, f"{testid} is not on screen"
         assert box["height"] >= 44, f"{testid} is {box['height']} px high"
-        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, f"{testid} overflows: {box}"
+        assert box["width"] >= 44, f"{testid} is {box['width']} px wide"
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, f"{testid} overflows: {box}"
 
     for testid in ("join-button", "join-without-media", "name-input", "lang-toggle"):
         assert_tall_enough(testid)
     # The join button is on the first screen: no scrolling needed to enter.
     box = page.get_by_test_id("join-button").bounding_box()
-    assert box is not None and box["y"] + box["height"] <= 844, box
+    assert box is not None and box["y"] + box["height"] <= height, box
     assert_small_text_absent(page)
 
     page.get_by_test_id("join-button").click()
+    wait_for(page, lambda r: r["self"] is not None, "joined")
+    if snapshot(page)["view"] == "lobby":  # not admitted yet in this sitting
+        for testid in ("consent-accept", "consent-decline", "identity-input", "identity-submit"):
+            page.get_by_test_id(testid).scroll_into_view_if_needed()
+            assert_tall_enough(testid)
+        assert_small_text_absent(page)
+    through_lobby(open_and_join(server, new_page, "mediator"), page, "consumer")
     expect(page.get_by_test_id("toggle-audio")).to_be_visible()
-    for testid in ("toggle-audio", "toggle-video", "leave-button"):
+    for testid in (
+        "toggle-audio", "toggle-video", "raise-hand", "open-chat", "open-evidence", "leave-button"
+    ):  # fmt: skip
         assert_tall_enough(testid)
     assert_small_text_absent(page)
-
-
-def assert_small_text_absent(page: Page) -> None:
-    """No visible text smaller than 16 px."""
-    small = page.evaluate(
-        """() => [...document.querySelectorAll("body *")]
-            .filter(el => el.checkVisibility() && [...el.childNodes].some(
-                n => n.nodeType === Node.TEXT_NODE && n.textContent.trim()))
-            .map(el => [el.dataset.testid || el.className || el.tagName,
-                        parseFloat(getComputedStyle(el).fontSize)])
-            .filter(([, size]) => size < 16)"""
-    )
-    assert small == [], f"text below 16 px: {small}"
+    # The chat is a drawer on a phone: it fills the screen, its input within reach.
+    page.get_by_test_id("open-chat").click()
+    for testid in ("chat-input", "chat-send", "drawer-close"):
+        assert_tall_enough(testid)
+    box = page.get_by_test_id("chat-input").bounding_box()
+    assert box is not None and box["y"] + box["height"] <= height, box
+    assert_small_text_absent(page)
 
 
 @contextlib.contextmanager
 def restarted(before: Server, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """The server again on the same port with the same signing key, so links stay valid.
 
+    Without ``--demo``: that would end the demo's sitting and open a new one (where nobody is
+    admitted yet); a restarted server reopens the open sitting from the case record instead.
     (``run_server`` picks a new port; the pages' reconnecting is the readiness check here.)
     """
     port = str(urlsplit(before.url).port)
     command = [
-        sys.executable, "-m", "server", "serve", "--demo",
+        sys.executable, "-m", "server", "serve",
         "--host", "127.0.0.1", "--port", port, "--ice-host", "127.0.0.1",
         "--data-dir", str(before.data_dir),
     ]  # fmt: skip
@@ -284,6 +240,7 @@ def test_server_restart_reconnects_with_a_fresh_peer_connection(
             "mediator": open_and_join(before, new_page, "mediator"),
             "consumer": open_and_join(before, new_page, "consumer", phone=True),
         }
+        through_lobby(pages["mediator"], pages["consumer"], "consumer")
         wait_receiving(pages["mediator"], ["consumer"])
         wait_receiving(pages["consumer"], ["mediator"])
         before.process.kill()  # a crash: every connection drops at once
@@ -292,8 +249,21 @@ def test_server_restart_reconnects_with_a_fresh_peer_connection(
         expect(page.get_by_test_id("connection-state")).to_have_text("重新连接中")
 
     # Socket.IO reconnects by itself; the page joins again and answers the new offer on a new
-    # peer connection (the old one belonged to the dead server).
+    # peer connection (the old one belonged to the dead server). The restarted server rebuilt
+    # the sitting from its record: the consumer is back in the room without a new admission.
     with restarted(before, tmp_path / "restarted.log"):
+        for page in pages.values():
+            # A new peer connection of the restarted server (the stats start again from zero).
+            wait_for(
+                page,
+                lambda r: (
+                    r["connection"] == "connected"
+                    and not r["reconnecting"]
+                    and r["pcState"]["connection"] == "connected"
+                ),
+                "back in after the restart",
+            )
+            assert snapshot(page)["view"] == "room", snapshot(page)["self"]
         wait_receiving(pages["mediator"], ["consumer"])
         wait_receiving(pages["consumer"], ["mediator"])
         for page in pages.values():
@@ -335,9 +305,10 @@ def test_device_problem_is_explained_and_entering_without_works(
     expect(page.get_by_test_id("media-error-advice")).to_contain_text("不开摄像头和麦克风")
 
     page.get_by_test_id("join-without-media").click()
+    through_lobby(open_and_join(server, new_page, "mediator"), page, "consumer")
     wait_for(
         page,
-        lambda r: r["self"] is not None and r["local"] == {"audio": False, "video": False},
+        lambda r: r["view"] == "room" and r["local"] == {"audio": False, "video": False},
         "in the room without devices",
     )
     expect(page.get_by_test_id("toggle-video")).to_have_attribute("aria-pressed", "true")
@@ -348,3 +319,16 @@ def test_every_message_exists_in_both_languages(server: Server, new_page: NewPag
     page.goto(server.links["consumer"])
     problems = i18n_problems(page)
     assert problems == {"onlyZh": [], "onlyEn": [], "missing": []}
+    # Every key the page's scripts pass to t() exists too (a missing one shows the raw key).
+    unknown = page.evaluate(
+        r"""async () => {
+            const { MESSAGES } = await import("/static/js/i18n.js");
+            const names = ["main", "views", "panels", "state", "ui"];
+            const sources = await Promise.all(
+                names.map(n => fetch(`/static/js/${n}.js`).then(r => r.text())));
+            const keys = sources.flatMap(src => [...src.matchAll(
+                /(?:\bt\(|key: |announce\(s, )"([a-z_]+(?:\.[a-z_]+)+)"/g)].map(m => m[1]));
+            return [...new Set(keys)].filter(k => !(k in MESSAGES["zh-CN"]));
+        }"""
+    )
+    assert unknown == []
