@@ -47,3 +47,9 @@ class TokenUnknown(InvitationError):
     """Validly signed, but not among the case's stored invitations."""
 
     code = "token_unknown"
+
+
+class SittingEnded(InvitationError):
+    """A stored link of the case, but for an earlier sitting that has ended."""
+
+    code = "sitting_ended"

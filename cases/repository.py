@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.audit import GENESIS, ChainProblem, canonical, event_hash, verify_chain
-from cases.errors import CaseError, TokenRevoked, TokenUnknown
+from cases.errors import CaseError, SittingEnded, TokenRevoked, TokenUnknown
 from cases.models import (
     CONCLUDED,
     AuditEvent,
@@ -609,15 +609,30 @@ async def revoke_invitation(session: AsyncSession, invitation_id: str, actor: st
     return invitation
 
 
-async def use_invitation(
-    session: AsyncSession, invitation_id: str | None, case_id: int, ip: str, user_agent: str
+async def check_invitation(
+    session: AsyncSession, invitation_id: str | None, case_id: int, sitting_id: int | None = None
 ) -> Invitation:
-    """Check that a link may enter this case's room now, and note the use."""
+    """The stored invitation behind a link, if it may be used in this case (and sitting) now."""
     invitation = None if invitation_id is None else await session.get(Invitation, invitation_id)
     if invitation is None or invitation.case_id != case_id:
         raise TokenUnknown("this link is not one of this case's invitations")
     if invitation.revoked_at is not None:
         raise TokenRevoked("this link was withdrawn by the mediator")
+    if sitting_id is not None and invitation.sitting_id not in (None, sitting_id):
+        raise SittingEnded("this link was for an earlier sitting of the case, which has ended")
+    return invitation
+
+
+async def use_invitation(
+    session: AsyncSession,
+    invitation_id: str | None,
+    case_id: int,
+    ip: str,
+    user_agent: str,
+    sitting_id: int | None = None,
+) -> Invitation:
+    """Check that a link may enter this case's room now, and note the use."""
+    invitation = await check_invitation(session, invitation_id, case_id, sitting_id)
     session.add(InvitationUse(invitation_id=invitation.id, ip=ip[:64], user_agent=user_agent[:400]))
     await session.flush()
     return invitation

@@ -146,7 +146,9 @@ class SittingRecord:
     async def admit(self, invitation_id: str | None, ip: str, user_agent: str) -> None:
         """Refuse a revoked or unknown link; note the use of a good one."""
         async with self._sessions() as session, session.begin():
-            await repo.use_invitation(session, invitation_id, self.case_id, ip, user_agent)
+            await repo.use_invitation(
+                session, invitation_id, self.case_id, ip, user_agent, self.sitting_id
+            )
 
     async def event(
         self,

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases import db
 from cases import repository as repo
-from cases.errors import InvitationError, TokenRevoked, TokenUnknown
+from cases.errors import InvitationError
 from cases.evidence import (
     CONTENT_TYPES,
     MAX_EVIDENCE_BYTES,
@@ -42,7 +42,7 @@ from cases.evidence import (
 )
 from cases.invitations import Invitation as InvitationClaims
 from cases.invitations import verify_token
-from cases.models import Case, Evidence, Invitation, Mediator
+from cases.models import Case, Evidence, Mediator
 from rooms.errors import RoomNotFound
 from rooms.room import Room
 from server import api_schemas as s
@@ -104,19 +104,12 @@ async def _caller(request: web.Request) -> Caller:
     if case_id is None:
         raise ApiError(404, "room_not_found", "this room keeps no case record, so no evidence")
     async with db.session_factory(request.app[DATABASE])() as session:
-        stored = (
-            None
-            if claims.invitation_id is None
-            else await session.get(Invitation, claims.invitation_id)
-        )
-    if (
-        stored is None
-        or stored.case_id != case_id
-        or stored.sitting_id not in (None, room.info.sitting_id)
-    ):
-        raise ApiError(401, TokenUnknown.code, "this link is not one of this sitting's invitations")
-    if stored.revoked_at is not None:
-        raise ApiError(401, TokenRevoked.code, "this link was withdrawn by the mediator")
+        try:
+            await repo.check_invitation(
+                session, claims.invitation_id, case_id, room.info.sitting_id
+            )
+        except InvitationError as exc:
+            raise ApiError(401, exc.code, exc.message) from None
     return Caller(room, claims, case_id)
 
 

@@ -151,6 +151,7 @@ const REFUSALS = [
   "token_foreign",
   "token_revoked",
   "token_unknown",
+  "sitting_ended",
   "room_not_found",
   "room_locked",
   "network",

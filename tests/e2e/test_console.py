@@ -224,7 +224,7 @@ def test_a_case_from_creation_to_the_room_and_its_record(
     assert mediator_room.url == links["mediator"]
     mediator_room.close()
 
-    # The consumer's link reaches the room's join view; joining is written into the record.
+    # The consumer's link reaches the room's join view and its lobby; that is in the record.
     consumer = new_page(phone=True)
     consumer.goto(links["consumer"])
     expect(consumer.get_by_test_id("invited-name")).to_have_text("李女士")
@@ -235,7 +235,7 @@ def test_a_case_from_creation_to_the_room_and_its_record(
     expect(page.get_by_test_id("case-title")).to_have_text("预付卡退费纠纷")
     expect(page.get_by_test_id("sitting")).to_have_count(1)
     expect(page.get_by_test_id("sitting")).to_have_attribute("data-open", "true")
-    expect(page.get_by_test_id("transcript-text").first).to_have_text("李女士（消费者）进入调解室")
+    expect(page.get_by_test_id("transcript-text").first).to_have_text("李女士（消费者）进入等候区")
     expect(page.get_by_test_id("audit-status")).to_have_text(re.compile("^记录完整性校验：通过"))
 
     # The links survive the reload (this tab only); the business's link is withdrawn.

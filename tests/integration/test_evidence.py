@@ -516,7 +516,7 @@ async def test_every_route_wants_a_valid_link_of_this_room(
     await refused(token(expires_at=int(time.time()) - 1), 401, "token_expired")
     await refused(token(invitation_id="0123456789abcdef"), 401, "token_unknown")
     # Signed for this room, but naming another sitting's invitation.
-    await refused(token(invitation_id=other.invitation_ids["mediator"]), 401, "token_unknown")
+    await refused(token(invitation_id=other.invitation_ids["mediator"]), 401, "sitting_ended")
 
     resp = await client.post(f"/api/invitations/{sitting.invitation_ids['consumer']}/revoke")
     assert resp.status == 200

@@ -7,6 +7,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from cases import repository as repo
 from cases.invitations import issue_token, read_claims
 from cases.models import InvitationUse
 from tests.support.peer import RoomClient, enter_room, wait_for
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, run_server
 
 pytestmark = pytest.mark.integration
 
@@ -74,9 +75,11 @@ async def test_missing_and_malformed_tokens(server: RunningServer) -> None:
     ] == "token_malformed"
 
 
-def http_get(url: str) -> tuple[int, dict[str, Any]]:
+def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers or {}), timeout=5
+        ) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read())
@@ -179,3 +182,23 @@ async def test_revoked_and_unrecorded_links_are_refused(server: RunningServer) -
         assert data["code"] == "token_unknown"
     finally:
         await engine.dispose()
+
+
+async def test_a_link_of_an_ended_sitting_says_so(tmp_path: Path) -> None:
+    # Each run of the demo ends the previous sitting and opens a new one in the same room.
+    with run_server(tmp_path) as first:
+        old = first.token("consumer")
+    with run_server(tmp_path) as second:
+        data = await refusal(second, {"token": old, "room_id": "demo"})
+        assert data["code"] == "sitting_ended"
+        status, body = http_get(f"{second.url}/api/invitations/inspect?t={old}&room=demo")
+        assert (status, body["code"]) == (403, "sitting_ended")
+        status, body = http_get(
+            f"{second.url}/api/rooms/demo/evidence", {"Authorization": f"Bearer {old}"}
+        )
+        assert (status, body["code"]) == (401, "sitting_ended")
+        # This sitting's link is fine.
+        status, _ = http_get(
+            f"{second.url}/api/invitations/inspect?t={second.token('consumer')}&room=demo"
+        )
+        assert status == 200
