@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     Numeric,
@@ -289,7 +290,7 @@ class Evidence(Base):
 
 
 class Recording(Base):
-    """One recorded segment (filled by the recording issue)."""
+    """One recorded segment file of one participant's media (no transcoding)."""
 
     __tablename__ = "recordings"
 
@@ -303,6 +304,10 @@ class Recording(Base):
     codecs: Mapped[str] = mapped_column(String(100), default="")
     size: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64))
+    duration: Mapped[float | None] = mapped_column(Float)
+    """Seconds, as the file says."""
+    sealed_after_crash: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The server died while the segment was open; it was repaired at the next start."""
 
 
 class Agreement(Base):

@@ -31,6 +31,7 @@ from cases.models import (
     Office,
     Party,
     PartyRole,
+    Recording,
     StatusChange,
     TranscriptEntry,
     utcnow,
@@ -169,6 +170,13 @@ async def verify_case(session: AsyncSession, case_id: int) -> list[ChainProblem]
     described_entries: set[int] = set()
     described_parties: set[int] = set()
     described_evidence: set[int] = set()
+    recordings = {
+        r.id: r
+        for r in (
+            await session.execute(select(Recording).where(Recording.case_id == case_id))
+        ).scalars()
+    }
+    described_recordings: set[int] = set()
     case = await session.get(Case, case_id)
     described_case = [ev for ev in events if ev.kind in ("case_created", "case_updated")]
     if case is not None and described_case:
@@ -216,6 +224,16 @@ async def verify_case(session: AsyncSession, case_id: int) -> list[ChainProblem]
                 )
             ):
                 problems.append(ChainProblem(ev.seq, f"evidence {evidence_id} was edited"))
+        elif ev.kind == "recording_added":  # written by cases.recordings.add_recording
+            recording_id = int(ev.payload["recording_id"])
+            described_recordings.add(recording_id)
+            segment = recordings.get(recording_id)
+            if segment is None:
+                problems.append(ChainProblem(ev.seq, f"recording {recording_id} is missing"))
+            elif any(getattr(segment, n) != ev.payload.get(n) for n in RECORDING_AUDITED):
+                problems.append(ChainProblem(ev.seq, f"recording {recording_id} was edited"))
+    for recording_id in sorted(set(recordings) - described_recordings):
+        problems.append(ChainProblem(0, f"recording {recording_id} is not in the audit chain"))
     for seq in sorted(set(entries) - described_entries):
         problems.append(ChainProblem(0, f"transcript entry {seq} is not in the audit chain"))
     for party_id in sorted(set(parties) - described_parties):
@@ -223,6 +241,18 @@ async def verify_case(session: AsyncSession, case_id: int) -> list[ChainProblem]
     for evidence_id in sorted(set(evidence) - described_evidence):
         problems.append(ChainProblem(0, f"evidence {evidence_id} is not in the audit chain"))
     return problems
+
+
+RECORDING_AUDITED = (
+    "sitting_id",
+    "participant_id",
+    "path",
+    "codecs",
+    "size",
+    "sha256",
+    "duration",
+)
+"""The fields of a recorded segment that its ``recording_added`` audit event fixes."""
 
 
 def _sha256(text: str) -> str:

@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cases import repository as repo
 from cases.evidence import evidence_view, get_evidence
 from cases.models import Attendance, Party, Sitting, TranscriptEntry, utcnow
+from cases.recordings import add_recording
+from recordings.recorder import SegmentInfo
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +62,12 @@ SYSTEM_TEXT = {
     "evidence_shown": "{actor}展示证据：{filename}",
     "evidence_hidden": "{actor}停止展示证据",
     "sitting_ended": "{actor}结束本次调解，结果：{outcome}{note_clause}",
+    "recording_started": "{actor}开始录音录像{caucus_clause}",
+    "recording_stopped": "录音录像结束{stop_reason}",
+    "recording_paused": "单独沟通期间暂停录音录像",
+    "recording_resumed": "单独沟通结束，继续录音录像",
+    "recording_failed": "{subject}的录音录像出错，已停止：{reason}",
+    "recording_interrupted": "服务中断，录音录像在此中断；中断前已录制的部分已封存",
 }
 IDENTITY_RESULTS = {
     "match": "一致",
@@ -114,6 +122,10 @@ def describe(what: str, actor: Person, subject: Person | None, data: dict[str, A
         kind=KIND_LABELS.get(str(data.get("kind")), ""),
         filename=(data.get("evidence") or {}).get("filename", ""),
         outcome=OUTCOME_LABELS.get(str(data.get("outcome")), ""),
+        stop_reason={"sitting_ended": "（调解结束）", "server_stopped": "（服务器停止）"}.get(
+            reason, ""
+        ),
+        caucus_clause="（单独沟通也录制）" if data.get("include_caucus") else "（单独沟通不录制）",
         note_clause=f"；{note}" if note else "",
     )
 
@@ -255,6 +267,23 @@ class SittingRecord:
             if ev is None or sitting is None:
                 return None
             return {**evidence_view(ev, sitting.room_id), "participant_id": ev.participant_id}
+
+    async def recording_segment(self, segment: SegmentInfo, path: str) -> None:
+        async with self._sessions() as session, session.begin():
+            await add_recording(
+                session,
+                self.case_id,
+                sitting_id=self.sitting_id,
+                participant_id=segment.participant_id,
+                path=path,
+                started_at=segment.started_at,
+                ended_at=segment.ended_at,
+                codecs=segment.codecs,
+                size=segment.size,
+                sha256=segment.sha256,
+                duration=segment.duration,
+                sealed_after_crash=segment.sealed_after_crash,
+            )
 
     async def set_outcome(self, outcome: str, note: str, actor: Person) -> None:
         async with self._sessions() as session, session.begin():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from rooms.errors import RoomNotFound
 from rooms.room import Room, RoomInfo, RoomListener, RoomRecord
@@ -15,8 +16,15 @@ RoomLoader = Callable[[str], Awaitable[tuple[RoomInfo, RoomRecord] | None]]
 class RoomRegistry:
     """Creates, finds and closes the rooms this process holds."""
 
-    def __init__(self, media: MediaConfig, loader: RoomLoader | None = None) -> None:
+    def __init__(
+        self,
+        media: MediaConfig,
+        loader: RoomLoader | None = None,
+        recordings_dir: Path | None = None,
+    ) -> None:
         self.media = media
+        self.recordings_dir = recordings_dir
+        """Where the rooms record (``None``: they can't)."""
         self._rooms: dict[str, Room] = {}
         self._listener: RoomListener | None = None
         self._loader = loader
@@ -30,7 +38,7 @@ class RoomRegistry:
             raise RuntimeError("set_listener() must be called before rooms are created")
         if info.room_id in self._rooms:
             raise ValueError(f"room {info.room_id!r} exists already")
-        room = Room(info, self.media, self._listener, record)
+        room = Room(info, self.media, self._listener, record, self.recordings_dir)
         self._rooms[info.room_id] = room
         return room
 

@@ -11,8 +11,10 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
+from recordings.recorder import SegmentInfo, find_unsealed, seal
 from rooms.errors import (
     EvidenceNotFound,
     Forbidden,
@@ -35,6 +37,7 @@ from rooms.model import (
     check_transition,
     now_ms,
 )
+from rooms.recording import RoomRecording
 from rooms.sfu import MediaConfig, Sfu
 
 logger = logging.getLogger(__name__)
@@ -113,6 +116,9 @@ class RoomRecord(Protocol):
 
     async def set_outcome(self, outcome: str, note: str, actor: Who) -> None: ...
 
+    async def recording_segment(self, segment: SegmentInfo, path: str) -> None:
+        """Put a closed recording segment (``path`` relative to the data directory) on record."""
+
     async def close(self, ended: bool) -> None:
         """The room stops: ``ended`` if the sitting is over, else the server is stopping and
         the sitting goes on after a restart."""
@@ -158,8 +164,15 @@ class Room:
         media: MediaConfig,
         listener: RoomListener,
         record: RoomRecord | None = None,
+        recordings_dir: Path | None = None,
     ) -> None:
         self.info = info
+        self.recordings_dir = recordings_dir
+        """Where recordings go (``<data dir>/recordings``); ``None``: this room can't record."""
+        self.recording: RoomRecording | None = None
+        self.recording_started_at: int | None = None
+        self.record_caucus = False
+        self.recording_failures: dict[str, str] = {}
         self.record = record
         self.state = RoomState.OPEN
         self.participants: dict[str, Participant] = {}
@@ -178,7 +191,7 @@ class Room:
         self._restored = record is None
         self._quality_task: asyncio.Task[None] | None = None
         self._listener = listener
-        self.sfu = Sfu(info.room_id, media, self._send_offer, self._may_receive)
+        self.sfu = Sfu(info.room_id, media, self._send_offer, self._may_receive, self._may_record)
 
     @property
     def id(self) -> str:
@@ -222,6 +235,16 @@ class Room:
                 if self.caucus_role is None
                 else {"role": self.caucus_role.value, "started_at": self.caucus_started_at},
                 "screen_share": self.screen_share,
+                "recording": None
+                if self.recording is None
+                else {
+                    "started_at": self.recording_started_at,
+                    "include_caucus": self.record_caucus,
+                    "paused": self.caucus_role is not None and not self.record_caucus,
+                    "failed": sorted(self.recording_failures)
+                    if viewer.role is Role.MEDIATOR
+                    else [],
+                },
                 "evidence": shown["view"]
                 if shown is not None and viewer.in_room and self._visible(shown["audience"], viewer)
                 else None,
@@ -269,6 +292,15 @@ class Room:
         if (track == "audio" and pub.audio_blocked) or (track == "video" and pub.video_blocked):
             return False
         return self.excluded(pub) == self.excluded(sub)
+
+    def _may_record(self, publisher_id: str, track: str) -> bool:
+        """Whether ``publisher``'s ``track`` goes into the recording just now."""
+        pub = self.participants.get(publisher_id)
+        if pub is None or not pub.in_room or publisher_id in self.recording_failures:
+            return False
+        if (track == "audio" and pub.audio_blocked) or (track == "video" and pub.video_blocked):
+            return False  # what nobody heard is not on the record either
+        return self.caucus_role is None or self.record_caucus
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -366,13 +398,22 @@ class Room:
             return
         self._restored = True
         entries = await self.record.restore()
+        recording = False
         for entry in entries:
             self._replay(entry)
+            if entry["event"] in (
+                "recording_started",
+                "recording_stopped",
+                "recording_interrupted",
+            ):
+                recording = entry["event"] == "recording_started"
         now = now_ms()
         for p in self.participants.values():
             if not p.departed and p.entered:
                 p.disconnected_at = now
         logger.info("Room(%s) restored from %d events", self.id, len(entries))
+        if recording:
+            await self._seal_interrupted()
 
     def _replay(self, e: dict[str, Any]) -> None:
         what = e["event"]
@@ -636,6 +677,8 @@ class Room:
                 "caucus_ended", actor, data={"role": self.caucus_role.value}, required=True
             )
         await self._write("caucus_started", actor, data={"role": role.value}, required=True)
+        if self.recording is not None and not self.record_caucus and self.caucus_role is None:
+            await self._write("recording_paused", actor)
         self.caucus_role = role
         self.caucus_started_at = now_ms()
         await self._changed()
@@ -647,6 +690,8 @@ class Room:
         await self._write(
             "caucus_ended", actor, data={"role": self.caucus_role.value}, required=True
         )
+        if self.recording is not None and not self.record_caucus:
+            await self._write("recording_resumed", actor)
         self.caucus_role = None
         self.caucus_started_at = None
         await self._changed()
@@ -726,6 +771,104 @@ class Room:
         self._shown_to.setdefault(evidence_id, set()).add(audience)
         await self._changed()
 
+    # -- recording -------------------------------------------------------------------------
+
+    async def start_recording(self, actor: Participant, include_caucus: bool) -> None:
+        """Record everyone in the room, each to their own files, until stopped."""
+        self._require_mediator(actor, "record the session")
+        if self.recording is not None:
+            raise InvalidState("the session is being recorded already")
+        if self.record is None or self.recordings_dir is None or self.info.case_id is None:
+            raise InvalidState("this room keeps no case record, so it cannot record")
+        unconsented = [
+            p.name
+            for p in self.participants.values()
+            if p.in_room
+            and p.connected
+            and p.consent is not Consent.ACCEPTED
+            and p.role is not Role.MEDIATOR
+        ]
+        if unconsented:
+            raise InvalidState(f"not everyone present has consented: {', '.join(unconsented)}")
+        await self._write(
+            "recording_started", actor, data={"include_caucus": include_caucus}, required=True
+        )
+        directory = (
+            self.recordings_dir / f"case-{self.info.case_id}" / f"sitting-{self.info.sitting_id}"
+        )
+        self.recording = RoomRecording(
+            directory, self._segment_closed, self._recording_failed, self.sfu.request_keyframe
+        )
+        self.recording_started_at = now_ms()
+        self.record_caucus = include_caucus
+        self.recording_failures = {}
+        self.sfu.recording = self.recording
+        await self._changed()
+
+    async def stop_recording(self, actor: Participant | None, reason: str = "") -> None:
+        """Stop the recording; its last segments are closed and on record when this returns.
+
+        ``actor`` is ``None`` when the room stops it (``reason``: ``sitting_ended`` or
+        ``server_stopped``)."""
+        if actor is not None:
+            self._require_mediator(actor, "stop the recording")
+        recording = self.recording
+        if recording is None:
+            if actor is None:
+                return
+            raise InvalidState("the session is not being recorded")
+        self.recording = None
+        self.sfu.recording = None
+        self.sfu.apply_policy()  # no packet goes to the recorders from here on
+        mediator = actor or next(
+            (p for p in self.participants.values() if p.role is Role.MEDIATOR), None
+        )
+        if mediator is not None:
+            await self._write(
+                "recording_stopped", mediator, data={"reason": reason} if reason else None
+            )
+        await recording.stop()
+        await self._listener.room_changed(self)
+
+    async def _segment_closed(self, segment: SegmentInfo) -> None:
+        if self.record is None or self.recordings_dir is None:
+            return
+        path = str(segment.path.relative_to(self.recordings_dir.parent))
+        try:
+            await self.record.recording_segment(segment, path)
+        except Exception:
+            logger.exception("Room(%s) could not record segment %s", self.id, path)
+
+    async def _recording_failed(self, participant_id: str, reason: str) -> None:
+        """A recorder stopped itself (disk full, write error): the call goes on, the mediator
+        is told, the record says so."""
+        async with self.lock:
+            self.recording_failures[participant_id] = reason
+            subject = self.participants.get(participant_id)
+            mediator = next(
+                (p for p in self.participants.values() if p.role is Role.MEDIATOR), None
+            )
+            if mediator is not None:
+                await self._write(
+                    "recording_failed", mediator, subject, data={"reason": reason[:200]}
+                )
+            await self._changed()
+
+    async def _seal_interrupted(self) -> None:
+        """After a crash mid-recording: repair the segments left open and note the gap."""
+        if self.recordings_dir is None or self.record is None or self.info.case_id is None:
+            return
+        directory = (
+            self.recordings_dir / f"case-{self.info.case_id}" / f"sitting-{self.info.sitting_id}"
+        )
+        for path in await asyncio.to_thread(find_unsealed, directory):
+            segment = await asyncio.to_thread(seal, path)  # the marker names the participant
+            if segment is not None:
+                await self._segment_closed(segment)
+        mediator = next((p for p in self.participants.values() if p.role is Role.MEDIATOR), None)
+        if mediator is not None:
+            await self._write("recording_interrupted", mediator)
+
     # -- chat ------------------------------------------------------------------------------
 
     def _remember_chat(self, message: dict[str, Any], client_id: str | None) -> None:
@@ -781,6 +924,7 @@ class Room:
         if self._quality_task is not None:
             self._quality_task.cancel()
             self._quality_task = None
+        await self.stop_recording(None, "sitting_ended" if ended else "server_stopped")
         await self.sfu.close()
         for participant in self.participants.values():
             participant.connection_id = None

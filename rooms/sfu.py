@@ -39,6 +39,7 @@ from aiortc.sdp import candidate_from_sdp
 from rooms import aiortc_hooks as hooks
 from rooms.errors import NegotiationFailed, NoOfferPending, StaleAnswer
 from rooms.forwarding import LegTimeline, is_keyframe_start
+from rooms.recording import RoomRecording
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +59,15 @@ def kind_of(track: str) -> str:
 
 MayReceive = Callable[[str, str, str], bool]
 """``(publisher_id, subscriber_id, track)`` → whether the subscriber may receive it now."""
+MayRecord = Callable[[str, str], bool]
+"""``(publisher_id, track)`` → whether that stream may be recorded now."""
 
 
 def _receive_everything(publisher_id: str, subscriber_id: str, track: str) -> bool:
+    return True
+
+
+def _record_everything(publisher_id: str, track: str) -> bool:
     return True
 
 
@@ -209,6 +216,8 @@ class Source:
     clock_rate: int = 90000
     last_keyframe_request: float = 0.0
     received_packets: int = 0
+    record_to: Any = None
+    """The recorder this stream goes to while it is recorded (a side path: it only queues)."""
 
     async def on_rtp(self, packet: RtpPacket, arrival_time_ms: int) -> None:
         """Forward one packet from the publisher to every leg (the hot path)."""
@@ -222,6 +231,9 @@ class Source:
             self.clock_rate = codec.clockRate
         self.received_packets += 1
         await hooks.receive_bookkeeping(receiver, packet, arrival_time_ms, self.clock_rate)
+        recorder = self.record_to
+        if recorder is not None:
+            recorder.push(self.kind, packet, self.codec_mime, self.clock_rate, arrival_time_ms)
         keyframe = self.kind == "video" and is_keyframe_start(self.codec_mime, packet.payload)
         want_keyframe = False
         for leg in self.legs:
@@ -273,11 +285,15 @@ class Sfu:
         config: MediaConfig,
         send_offer: OfferSink,
         may_receive: MayReceive = _receive_everything,
+        may_record: MayRecord = _record_everything,
     ) -> None:
         self.room_id = room_id
         self.config = config
         self._send_offer = send_offer
         self._may_receive = may_receive
+        self._may_record = may_record
+        self.recording: RoomRecording | None = None
+        """The room's recording while it runs (packet mode only)."""
         self.peers: dict[str, Peer] = {}
         self.sources: dict[tuple[str, str], Source] = {}
         self._legs: dict[tuple[str, str], list[Leg]] = {}
@@ -337,6 +353,25 @@ class Sfu:
             source = self.sources.get((publisher_id, track))
             if resumed_video and source is not None:
                 source.request_keyframe()
+        for (publisher_id, track), source in self.sources.items():
+            recorder = self._recorder_for(publisher_id, track)
+            if recorder is not None and source.record_to is None and source.kind == "video":
+                source.request_keyframe()  # a recording starts (or resumes) at a keyframe
+            source.record_to = recorder
+
+    def _recorder_for(self, publisher_id: str, track: str) -> Any:
+        """The recorder a stream goes to now, if it is recorded (not a shared screen)."""
+        if self.recording is None or track == "screen":
+            return None
+        if not self._may_record(publisher_id, track):
+            return None
+        return self.recording.recorder(publisher_id)
+
+    def request_keyframe(self, publisher_id: str) -> None:
+        """Ask a participant's camera for a keyframe (a recorder starting a segment)."""
+        source = self.sources.get((publisher_id, "video"))
+        if source is not None:
+            source.request_keyframe()
 
     # -- participants ----------------------------------------------------------------------
 
@@ -368,6 +403,7 @@ class Sfu:
             peer.publish[track] = transceiver
             legs = self._legs.setdefault((participant_id, track), [])
             source = Source(self, participant_id, kind, track, transceiver, legs)
+            source.record_to = self._recorder_for(participant_id, track)
             self.sources[(participant_id, track)] = source
             if self._relay is None:
                 hooks.install_receive_hook(transceiver.receiver, source.on_rtp)

@@ -97,7 +97,11 @@ def create_app(settings: Settings, engine: AsyncEngine) -> web.Application:
     app[DATABASE] = engine
     app[OFFICE] = load_office_rules(settings.office_config)
     app.cleanup_ctx.append(_database_ctx)
-    registry = RoomRegistry(media_config(settings), loader=sitting_loader(engine))
+    registry = RoomRegistry(
+        media_config(settings),
+        loader=sitting_loader(engine),
+        recordings_dir=settings.data_dir / "recordings",
+    )
     app[ROOMS] = registry
     gateway = Gateway(registry, settings.secret, [dict(s) for s in settings.ice_servers])
     app[GATEWAY] = gateway

@@ -108,6 +108,8 @@ class Gateway:
             "raise_hand": self._raise_hand,
             "request_unmute": self._request_unmute,
             "chat": self._chat,
+            "start_recording": self._start_recording,
+            "stop_recording": self._stop_recording,
         }
         assert set(handlers) == set(schemas.COMMANDS), "every command needs a handler"
         for event, handler in handlers.items():
@@ -367,6 +369,12 @@ class Gateway:
             conn, lambda room, p: room.send_chat(p, msg.text, msg.client_id)
         )
         return {"message": message}
+
+    async def _start_recording(self, conn: Connection, msg: schemas.StartRecording) -> None:
+        await self._command(conn, lambda room, p: room.start_recording(p, msg.include_caucus))
+
+    async def _stop_recording(self, conn: Connection, msg: schemas.StopRecording) -> None:
+        await self._command(conn, lambda room, p: room.stop_recording(p))
 
     async def _end_sitting(self, conn: Connection, msg: schemas.EndSitting) -> None:
         room = self._room_of(conn)

@@ -112,6 +112,14 @@ class RequestUnmute(Message):
     kind: Literal["audio", "video"]
 
 
+class StartRecording(Message):
+    include_caucus: bool = False
+
+
+class StopRecording(Message):
+    pass
+
+
 class Chat(Message):
     text: str = Field(min_length=1, max_length=500)
     client_id: str | None = Field(default=None, min_length=1, max_length=64)
@@ -139,6 +147,8 @@ COMMANDS: dict[str, type[Message]] = {
     "raise_hand": RaiseHand,
     "request_unmute": RequestUnmute,
     "chat": Chat,
+    "start_recording": StartRecording,
+    "stop_recording": StopRecording,
 }
 """Every command a client may send, by event name."""
 
@@ -192,6 +202,13 @@ class EvidenceView(Message):
     url: str
 
 
+class RecordingView(Message):
+    started_at: int
+    include_caucus: bool
+    paused: bool
+    failed: list[str]
+
+
 class RoomView(Message):
     id: str
     case_number: str
@@ -200,6 +217,7 @@ class RoomView(Message):
     locked: bool
     caucus: CaucusView | None
     screen_share: bool
+    recording: RecordingView | None
     evidence: EvidenceView | None
 
 
