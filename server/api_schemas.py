@@ -193,3 +193,35 @@ class EvidenceUploaded(BaseModel):
 
 class EvidenceList(BaseModel):
     evidence: list[EvidenceOut]
+
+
+class RecordingOut(BaseModel):
+    """One recorded segment: one participant's audio and video as received, no transcoding."""
+
+    id: int
+    sitting_id: int
+    participant_id: str
+    role: str | None
+    """``mediator``, ``consumer`` or ``business`` (``None`` if the participant id names none)."""
+    name: str | None
+    """The name on the participant's invitation for that sitting, when there is one."""
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    duration: float | None
+    """Seconds, as the file says."""
+    codecs: str
+    """E.g. ``vp8+opus``."""
+    size: int | None
+    """Bytes."""
+    sha256: str | None
+    """Of the file as closed; the audit chain keeps the same value."""
+    sealed_after_crash: bool
+    """The server died while this segment was open; it was repaired at the next start."""
+    content_type: str
+    """``video/webm`` or ``video/x-matroska``: what the file is served as."""
+    url: str
+    """Where to fetch the file (the same session cookie; range requests supported)."""
+
+
+class RecordingList(BaseModel):
+    recordings: list[RecordingOut]

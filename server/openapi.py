@@ -89,6 +89,20 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | 
         None,
         None,
     ),
+    (
+        "get",
+        "/api/cases/{number}/recordings",
+        "The case's recorded segments: one file per participant and segment, with its SHA-256",
+        None,
+        s.RecordingList,
+    ),
+    (
+        "get",
+        "/api/cases/{number}/recordings/{recording_id}/file",
+        "One recorded segment (WebM or Matroska; range requests supported, so a player can seek)",
+        None,
+        None,
+    ),
 ]
 
 # Operations of a room's participants: authorised by the join link's token
@@ -118,11 +132,12 @@ ROOM_OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseMode
 ]
 
 _MULTIPART: set[type[BaseModel]] = {s.EvidenceUpload}
+_EVIDENCE_TYPES = ("image/jpeg", "image/png", "image/heic", "application/pdf")
 _FILES = {
-    "/api/cases/{number}/evidence/{evidence_id}/file",
-    "/api/rooms/{room_id}/evidence/{evidence_id}",
+    "/api/cases/{number}/evidence/{evidence_id}/file": _EVIDENCE_TYPES,
+    "/api/rooms/{room_id}/evidence/{evidence_id}": _EVIDENCE_TYPES,
+    "/api/cases/{number}/recordings/{recording_id}/file": ("video/webm", "video/x-matroska"),
 }
-_FILE_TYPES = ("image/jpeg", "image/png", "image/heic", "application/pdf")
 
 
 def openapi_document() -> dict[str, Any]:
@@ -155,7 +170,7 @@ def openapi_document() -> dict[str, Any]:
         if response is not None:
             ok["content"] = {"application/json": {"schema": ref(response)}}
         elif path in _FILES:
-            ok["content"] = {media: binary for media in _FILE_TYPES}
+            ok["content"] = {media: binary for media in _FILES[path]}
         operation: dict[str, Any] = {
             "summary": summary,
             "responses": {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server import api, evidence, views
+from server import api, evidence, recordings_api, views
 
 
 def setup_routes(app: web.Application) -> None:
@@ -27,6 +27,10 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/cases/{number}/evidence", evidence.list_case_evidence)
     app.router.add_get(
         "/api/cases/{number}/evidence/{evidence_id}/file", evidence.case_evidence_file
+    )
+    app.router.add_get("/api/cases/{number}/recordings", recordings_api.list_case_recordings)
+    app.router.add_get(
+        "/api/cases/{number}/recordings/{recording_id}/file", recordings_api.case_recording_file
     )
     app.router.add_post("/api/rooms/{room_id}/evidence", evidence.upload_evidence)
     app.router.add_get("/api/rooms/{room_id}/evidence", evidence.list_room_evidence)

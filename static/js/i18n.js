@@ -129,7 +129,8 @@ export const MESSAGES = {
     "lobby.declined.text": "不同意就不能进入调解室，调解员会看到您的选择。如果改变主意，可以随时点“同意并继续”。",
     "lobby.leave": "离开",
     "consent.title": "录音录像告知",
-    "consent.text": "本次调解可能会被录音录像，调解过程（包括聊天消息和您提交的证据）会作为案件记录保存。同意后才能进入调解室。",
+    "consent.text":
+      "本次调解可能会被录音录像，调解过程（包括聊天消息和您提交的证据）会作为案件记录保存。调解员与一方单独沟通（背对背）时默认不录制，但调解员也可以选择录制。同意后才能进入调解室。",
     "consent.accept": "同意并继续",
     "consent.decline": "不同意",
     "consent.state.accepted": "您已同意。",
@@ -170,6 +171,24 @@ export const MESSAGES = {
     "host.title": "主持",
     "host.lock": "锁定调解室",
     "host.unlock": "解除锁定",
+
+    "recording.title": "录音录像",
+    "recording.on": "录制中",
+    "recording.on.caucus": "录制中（单独沟通也录制）",
+    "recording.paused": "已暂停（单独沟通不录制）",
+    "recording.start": "开始录制",
+    "recording.stop": "停止录制",
+    "recording.include_caucus": "单独沟通时也录制",
+    "recording.lobby": "本次调解正在录音录像：进入调解室后，您的声音和画面也会被录制。",
+    "recording.failed": "以下参与人的录制已中断（服务器磁盘出错），通话不受影响：{names}",
+    "recording.error.consent": "还有在场的当事人没有同意录音录像，不能开始录制：{names}",
+    "recording.error.consent.unnamed": "还有在场的当事人没有同意录音录像，不能开始录制。",
+    "recording.error.already": "已经在录制了。",
+    "recording.error.not_recording": "现在没有在录制。",
+    "recording.error.no_record": "这个调解室没有案件记录，不能录制。",
+    "recording.error.forbidden": "只有调解员可以开始或停止录制。",
+    "recording.error.network": "网络不通，命令没有送到服务器，请重试。",
+    "recording.error.other": "录制命令没有成功（代码：{code}），请重试。",
     "caucus.with.consumer": "与消费者单独沟通",
     "caucus.with.business": "与商家单独沟通",
     "caucus.end": "结束单独沟通",
@@ -341,6 +360,14 @@ export const MESSAGES = {
     "announce.dismissed.removed": "调解员已请您离开调解室。",
     "announce.ended": "调解已结束，调解室已关闭。",
     "announce.upload.done": "{name} 已提交。",
+    "announce.recording.started": "调解员已开始录音录像。",
+    "announce.recording.on": "本次调解正在录音录像。",
+    "announce.recording.stopped": "录音录像已停止。",
+    "announce.recording.paused": "单独沟通不录制，录音录像已暂停。",
+    "announce.recording.resumed": "录音录像已恢复。",
+    "announce.recording.failed": "录制中断（服务器磁盘出错）：{names}。通话继续。",
+    "announce.caucus.started.paused": "调解员开始与{role}单独沟通。单独沟通不录制，录音录像已暂停。",
+    "announce.caucus.ended.resumed": "单独沟通已结束，回到三方调解。录音录像已恢复。",
 
     // ---- the mediator console (console.html) ----
     "console.title": "调解员工作台 · 云端调解室",
@@ -379,6 +406,7 @@ export const MESSAGES = {
     "console.err.unknown": "操作未成功（代码：{code}）。",
     "console.err.invalid_field": "请检查填写的内容。",
     "console.err.sitting_not_found": "没有找到这场调解。",
+    "console.err.recording_not_found": "没有找到这一段录音录像。",
     "console.err.edit.invalid_status_transition": "案件已办结，案件信息不能再修改。",
 
     "console.problem.required": "不能为空",
@@ -588,6 +616,28 @@ export const MESSAGES = {
     "console.record.note.placeholder": "例如：双方同意退款 3299 元，商家 3 个工作日内支付。",
     "console.record.note.submit": "添加笔录",
     "console.record.note.added": "笔录已添加。",
+
+    "console.recordings.heading": "录音录像",
+    "console.recordings.refresh": "刷新",
+    "console.recordings.text":
+      "每位参与人的声音和画面按原样分段保存（不转码），每段的 SHA-256 都记在审计链中。只有本单位的调解员能查看和下载。",
+    "console.recordings.none": "还没有录音录像。",
+    "console.recordings.loading": "正在读取录音录像…",
+    "console.recordings.sitting": "第 {n} 场",
+    "console.recordings.start": "{time} 开始",
+    "console.recordings.duration": "时长 {time}",
+    "console.recordings.hash": "SHA-256 {hash}…",
+    "console.recordings.sealed": "崩溃后封存",
+    "console.recordings.sealed.title":
+      "录制时服务器意外停止，这一段在重启后封存，最后几秒可能缺失。",
+    "console.recordings.audio_only": "仅声音",
+    "console.recordings.play": "播放",
+    "console.recordings.playing": "正在播放",
+    "console.recordings.play.label": "播放{who} {time} 开始的一段",
+    "console.recordings.caption": "{who} · {time} 开始 · {duration}",
+    "console.recordings.download": "下载这一段",
+    "console.recordings.player_error":
+      "这个浏览器播放不了这一段（{type}）。可以下载后用其他播放器打开。",
   },
   en: {
     "app.title": "Cloud mediation room",
@@ -724,7 +774,7 @@ export const MESSAGES = {
     "lobby.leave": "Leave",
     "consent.title": "Recording notice",
     "consent.text":
-      "This mediation may be recorded (audio and video), and what happens in it — including chat messages and evidence you submit — is kept in the case record. You can enter the room only if you agree.",
+      "This mediation may be recorded (audio and video), and what happens in it — including chat messages and evidence you submit — is kept in the case record. When the mediator talks with one party alone (a private talk), it is not recorded unless the mediator chooses to record it. You can enter the room only if you agree.",
     "consent.accept": "Agree and continue",
     "consent.decline": "Do not agree",
     "consent.state.accepted": "You agreed.",
@@ -767,6 +817,28 @@ export const MESSAGES = {
     "host.title": "Host",
     "host.lock": "Lock the room",
     "host.unlock": "Unlock the room",
+
+    "recording.title": "Recording",
+    "recording.on": "Recording",
+    "recording.on.caucus": "Recording (private talks too)",
+    "recording.paused": "Paused (private talks are not recorded)",
+    "recording.start": "Start recording",
+    "recording.stop": "Stop recording",
+    "recording.include_caucus": "Also record private talks",
+    "recording.lobby":
+      "This mediation is being recorded: once you enter the room, your voice and picture are recorded too.",
+    "recording.failed":
+      "Recording stopped for these participants (a disk error on the server); the call goes on: {names}",
+    "recording.error.consent":
+      "Someone present has not agreed to the recording notice, so recording cannot start: {names}",
+    "recording.error.consent.unnamed":
+      "Someone present has not agreed to the recording notice, so recording cannot start.",
+    "recording.error.already": "The session is being recorded already.",
+    "recording.error.not_recording": "The session is not being recorded.",
+    "recording.error.no_record": "This room keeps no case record, so it cannot record.",
+    "recording.error.forbidden": "Only the mediator can start or stop recording.",
+    "recording.error.network": "The command did not reach the server (no connection); try again.",
+    "recording.error.other": "The recording command failed (code: {code}); try again.",
     "caucus.with.consumer": "Talk privately with the consumer",
     "caucus.with.business": "Talk privately with the business",
     "caucus.end": "End private talk",
@@ -945,6 +1017,17 @@ export const MESSAGES = {
     "announce.dismissed.removed": "The mediator asked you to leave the room.",
     "announce.ended": "The mediation has ended; the room is closed.",
     "announce.upload.done": "{name} submitted.",
+    "announce.recording.started": "The mediator started recording the session.",
+    "announce.recording.on": "This session is being recorded.",
+    "announce.recording.stopped": "Recording stopped.",
+    "announce.recording.paused": "Private talks are not recorded: recording is paused.",
+    "announce.recording.resumed": "Recording resumed.",
+    "announce.recording.failed":
+      "Recording stopped (a disk error on the server): {names}. The call goes on.",
+    "announce.caucus.started.paused":
+      "The mediator started a private talk with the {role}. Private talks are not recorded: recording is paused.",
+    "announce.caucus.ended.resumed":
+      "The private talk ended; everyone is together again. Recording resumed.",
 
     // ---- the mediator console (console.html) ----
     "console.title": "Mediator console · Cloud mediation room",
@@ -984,6 +1067,7 @@ export const MESSAGES = {
     "console.err.unknown": "That did not work (code: {code}).",
     "console.err.invalid_field": "Please check what you entered.",
     "console.err.sitting_not_found": "No such sitting.",
+    "console.err.recording_not_found": "That recording was not found.",
     "console.err.edit.invalid_status_transition":
       "The case is concluded: its details can no longer be changed.",
 
@@ -1198,6 +1282,28 @@ export const MESSAGES = {
       "e.g. Both agree to a refund of 3,299 yuan, paid within 3 working days.",
     "console.record.note.submit": "Add note",
     "console.record.note.added": "Note added.",
+
+    "console.recordings.heading": "Recordings",
+    "console.recordings.refresh": "Refresh",
+    "console.recordings.text":
+      "Each participant's voice and picture, kept in segments exactly as received (no transcoding); each segment's SHA-256 is in the audit chain. Only mediators of this office can see and download them.",
+    "console.recordings.none": "No recordings yet.",
+    "console.recordings.loading": "Loading the recordings…",
+    "console.recordings.sitting": "Sitting {n}",
+    "console.recordings.start": "from {time}",
+    "console.recordings.duration": "{time} long",
+    "console.recordings.hash": "SHA-256 {hash}…",
+    "console.recordings.sealed": "Sealed after a crash",
+    "console.recordings.sealed.title":
+      "The server stopped unexpectedly while recording; this segment was sealed at the restart and may lack its last seconds.",
+    "console.recordings.audio_only": "audio only",
+    "console.recordings.play": "Play",
+    "console.recordings.playing": "Playing",
+    "console.recordings.play.label": "Play the segment of the {who} from {time}",
+    "console.recordings.caption": "{who} · from {time} · {duration}",
+    "console.recordings.download": "Download this segment",
+    "console.recordings.player_error":
+      "This browser cannot play this segment ({type}). Download it and open it with another player.",
   },
 };
 

@@ -169,7 +169,14 @@ function ensureSignaling() {
 }
 
 /** Commands whose callers show their own result (the `error` event would say it twice). */
-const SELF_REPORTING = new Set(["verify_identity", "chat", "answer", "ice_candidate"]);
+const SELF_REPORTING = new Set([
+  "verify_identity",
+  "chat",
+  "answer",
+  "ice_candidate",
+  "start_recording",
+  "stop_recording",
+]);
 const KNOWN_ERRORS = new Set([
   "forbidden",
   "participant_not_found",
@@ -633,6 +640,29 @@ async function toggle(kind) {
   sendMediaState();
 }
 
+/** Start or stop recording; a refusal is said beside the buttons, in words. */
+function recordingCommand(send) {
+  if (!signaling || state.recordingCommand.busy) return;
+  dispatch("recordingCommandSent");
+  send()
+    .then(() => dispatch("recordingCommandDone"))
+    .catch((err) =>
+      dispatch("recordingCommandRefused", {
+        code: err.code ?? "network",
+        message: err.body?.message ?? "",
+      }),
+    );
+}
+
+function startRecording() {
+  const includeCaucus = panelDom.recordingIncludeCaucus.checked;
+  recordingCommand(() => signaling.startRecording(includeCaucus));
+}
+
+function stopRecording() {
+  recordingCommand(() => signaling.stopRecording());
+}
+
 function retryConnection() {
   autoReconnects = 0;
   reconnectMedia("manual");
@@ -922,6 +952,9 @@ function bindControls() {
   click(panelDom.caucusEnd, () => run(signaling.endCaucus(), "end_caucus"));
   click(panelDom.lockRoom, () => run(signaling.lockRoom(!state.room?.locked), "lock_room"));
   click(panelDom.endSitting, () => dispatch("dialogOpened", { kind: "end" }));
+  click(panelDom.recordingStart, startRecording);
+  click(panelDom.recordingStop, stopRecording);
+  click(dom.recordingBannerStop, stopRecording);
   on(document.querySelector('[data-testid="chat-form"]'), "submit", submitChat);
   on(panelDom.chatInput, "input", hooks.rerender);
   const cameraInput = document.querySelector('[data-testid="evidence-camera-input"]');
@@ -997,6 +1030,7 @@ function snapshot() {
     evidence: state.evidence,
     viewer: v && { id: v.id, status: v.status, kind: v.kind, code: v.code },
     identityCheck: state.identityCheck,
+    recordingCommand: state.recordingCommand,
     screen: state.screen,
     lobbyCue: state.lobbyCue,
     announcements: state.announcements.map((a) => a.key),

@@ -18,6 +18,10 @@ const dom = {
   caucusEnd: $("caucus-end"),
   lockRoom: $("lock-room"),
   endSitting: $("end-sitting"),
+  recordingIncludeCaucus: $("recording-include-caucus"),
+  recordingStart: $("recording-start"),
+  recordingStop: $("recording-stop"),
+  recordingError: $("recording-error"),
   lobbyCount: $("lobby-count"),
   lobbyEmpty: $("lobby-empty"),
   lobbyList: $("lobby-list"),
@@ -223,6 +227,24 @@ function updatePersonRow(li, p) {
   li.dataset.connected = String(p.connected !== false);
 }
 
+/** Start (with or without the caucus) or stop recording; a refusal in words beside them. */
+function renderRecordingControls(s) {
+  const rec = s.room?.recording ?? null;
+  const busy = s.recordingCommand.busy;
+  dom.recordingStart.hidden = Boolean(rec);
+  dom.recordingStop.hidden = !rec;
+  dom.recordingStart.disabled = busy;
+  dom.recordingStop.disabled = busy;
+  // While recording, the box shows what was chosen (it is fixed until the next start).
+  const box = dom.recordingIncludeCaucus;
+  box.disabled = Boolean(rec) || busy;
+  if (rec) box.checked = Boolean(rec.include_caucus);
+  const error = s.recordingCommand.error;
+  dom.recordingError.hidden = !error;
+  setText(dom.recordingError, error ? t(error.key, error.params ?? {}) : "");
+  if (error) dom.recordingError.dataset.code = error.code;
+}
+
 function renderPeople(s) {
   const caucus = s.room?.caucus?.role ?? null;
   const present = (role) => s.participants.some((p) => p.role === role);
@@ -237,6 +259,8 @@ function renderPeople(s) {
   const locked = Boolean(s.room?.locked);
   dom.lockRoom.setAttribute("aria-pressed", String(locked));
   setText(dom.lockRoom, t(locked ? "host.unlock" : "host.lock"));
+
+  renderRecordingControls(s);
 
   setText(dom.lobbyCount, s.lobby.length ? `(${s.lobby.length})` : "");
   dom.lobbyEmpty.hidden = s.lobby.length > 0;

@@ -188,6 +188,14 @@ export function createSignaling({ token, roomId, handlers }) {
     setScreenShare(active) {
       return command("set_screen_share", { active: Boolean(active) });
     },
+    /** Record everyone in the room; a caucus too only with `includeCaucus`. */
+    startRecording(includeCaucus) {
+      return command("start_recording", { include_caucus: Boolean(includeCaucus) });
+    },
+    /** Acked once the last segments are closed and on the case record. */
+    stopRecording() {
+      return command("stop_recording", {});
+    },
     endSitting(outcome, note) {
       const payload = { outcome };
       if (note) payload.note = note;

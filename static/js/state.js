@@ -80,6 +80,9 @@ export const state = {
   dialog: null,
 
   // ---- the mediator ----
+  /** A start/stop recording command on its way (the buttons wait), and the last refusal in
+   * words: {code, key, params}. Whether the session is recorded is `room.recording`. */
+  recordingCommand: { busy: false, error: null },
   /** Screen share: whether this page can (getDisplayMedia) and does share. */
   screen: { supported: false, sharing: false },
   /** Lobby ids that arrived in the last LOBBY_CUE_MS (highlighted); `cue` counts arrivals. */
@@ -161,16 +164,36 @@ function announceChanges(s, before, after) {
   }
   if (me0?.hand_raised && !me.hand_raised) announce(s, "announce.hand.lowered");
 
+  // A caucus that pauses (or ends and resumes) the recording is said in one sentence: the
+  // live region reads only the newest announcement of each kind.
+  let recording = recordingChange(before, after);
   const caucus0 = before?.room?.caucus ?? null;
   const caucus = after.room?.caucus ?? null;
   if (caucus && caucus.role !== caucus0?.role) {
     if (me.excluded) {
       announce(s, "announce.caucus.excluded", { assertive: true });
     } else {
-      announce(s, "announce.caucus.started", { paramKeys: { role: `role.${caucus.role}` } });
+      const paused = recording === "paused";
+      announce(s, paused ? "announce.caucus.started.paused" : "announce.caucus.started", {
+        paramKeys: { role: `role.${caucus.role}` },
+      });
+      if (paused) recording = null;
     }
   } else if (!caucus && caucus0) {
-    announce(s, "announce.caucus.ended");
+    const resumed = recording === "resumed";
+    announce(s, resumed ? "announce.caucus.ended.resumed" : "announce.caucus.ended");
+    if (resumed) recording = null;
+  }
+  if (recording) {
+    // Being recorded from now on is worth interrupting for; the rest can wait their turn.
+    const assertive = recording === "started" || recording === "on";
+    announce(s, `announce.recording.${recording}`, { assertive });
+  }
+  const failed0 = new Set(before?.room?.recording?.failed ?? []);
+  const failed = (after.room?.recording?.failed ?? []).filter((id) => !failed0.has(id));
+  if (failed.length) {
+    const names = failed.map((id) => participantById(after, id)?.name ?? id).join("、");
+    announce(s, "announce.recording.failed", { params: { names }, assertive: true });
   }
 
   const shown0 = before?.room?.evidence ?? null;
@@ -199,6 +222,42 @@ function announceChanges(s, before, after) {
     s.lobbyCue += 1;
     s.lobbyNew = [...new Set([...s.lobbyNew, ...arrived.map((p) => p.id)])];
   }
+}
+
+/** How the recording changed between two room pictures: on (first seen while it runs),
+ * started, stopped, paused, resumed, or null. */
+function recordingChange(before, after) {
+  const was = before?.room?.recording ?? null;
+  const now = after.room?.recording ?? null;
+  if (now && !was) return before?.room ? "started" : "on";
+  if (!now) return was ? "stopped" : null;
+  if (now.paused !== was.paused) return now.paused ? "paused" : "resumed";
+  return null;
+}
+
+/** The participant of a room picture with this id (self, in the room or waiting), or null. */
+export function participantById(view, id) {
+  const everyone = [view.self, ...(view.participants ?? []), ...(view.lobby ?? [])];
+  return everyone.find((p) => p?.id === id) ?? null;
+}
+
+/** What a refused start/stop recording says: {key, params}. The server's message (English, for
+ * developers) names who has not consented; the rest of it is not shown. */
+export function recordingRefusal(code, message = "") {
+  if (code === "invalid_state") {
+    const unconsented = /consented: (.+)$/.exec(message);
+    if (unconsented) return { key: "recording.error.consent", params: { names: unconsented[1] } };
+    if (message.includes("consented")) return { key: "recording.error.consent.unnamed" };
+    if (message.includes("already")) return { key: "recording.error.already" };
+    if (message.includes("not being recorded")) return { key: "recording.error.not_recording" };
+    if (message.includes("no case record")) return { key: "recording.error.no_record" };
+    return { key: "error.invalid_state" };
+  }
+  if (code === "forbidden") return { key: "recording.error.forbidden" };
+  if (["not_connected", "ack_timeout", "network"].includes(code)) {
+    return { key: "recording.error.network" };
+  }
+  return { key: "recording.error.other", params: { code } };
 }
 
 /** Take the server's picture of the room; returns the previous one. */
@@ -461,6 +520,15 @@ const handlers = {
   },
 
   // ---- the mediator ----
+  recordingCommandSent(s) {
+    s.recordingCommand = { busy: true, error: null };
+  },
+  recordingCommandDone(s) {
+    s.recordingCommand = { busy: false, error: null };
+  },
+  recordingCommandRefused(s, { code, message }) {
+    s.recordingCommand = { busy: false, error: { code, ...recordingRefusal(code, message) } };
+  },
   screenSupported(s, { supported }) {
     s.screen = { ...s.screen, supported };
   },

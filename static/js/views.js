@@ -4,7 +4,14 @@
 
 import { t } from "./i18n.js";
 import { renderDialogs, renderSide, renderViewer } from "./panels.js";
-import { chatVisible, connectionWord, cutByCaucus, excludedRole, isMediator } from "./state.js";
+import {
+  chatVisible,
+  connectionWord,
+  cutByCaucus,
+  excludedRole,
+  isMediator,
+  participantById,
+} from "./state.js";
 import { $, roleLabel, setText, setTimer } from "./ui.js";
 
 /** Elements rendered into, found once. */
@@ -48,7 +55,17 @@ export const dom = {
   identityResult: $("identity-result"),
   lobbyLeave: $("lobby-leave"),
   lobbyNotice: $("lobby-notice"),
+  lobbyRecording: $("lobby-recording"),
 
+  recordingBanner: $("recording-banner"),
+  recordingLabel: $("recording-label"),
+  recordingTimer: $("recording-timer"),
+  recordingBannerStop: $("recording-banner-stop"),
+  recordingFailed: $("recording-failed"),
+  recordingFailedText: $("recording-failed-text"),
+  sideRecording: $("side-recording"),
+  sideRecordingLabel: $("side-recording-label"),
+  sideRecordingTimer: $("side-recording-timer"),
   selfReconnecting: $("self-reconnecting"),
   connectionFailed: $("connection-failed"),
   reconnectButton: $("reconnect-button"),
@@ -276,6 +293,8 @@ function renderLobby(s, media) {
     result = t(`identity.${check.status}`);
   }
   setText(dom.identityResult, result);
+  // Deciding on the notice while the others are being recorded: say so.
+  dom.lobbyRecording.hidden = !s.room?.recording;
   dom.lobbyNotice.hidden = !s.notice;
   setText(dom.lobbyNotice, noticeText(s));
 }
@@ -401,8 +420,55 @@ function noticeText(s) {
   return t(s.notice.key, params);
 }
 
+/** What the recording indicator says: "录制中" (and for how long), or why it is paused. */
+function recordingWords(s) {
+  const rec = s.room?.recording;
+  if (!rec) return null;
+  if (rec.paused) return { state: "paused", label: t("recording.paused"), since: null };
+  const caucus = Boolean(s.room.caucus) && rec.include_caucus;
+  return {
+    state: "on",
+    label: t(caucus ? "recording.on.caucus" : "recording.on"),
+    since: rec.started_at,
+  };
+}
+
+function renderRecordingMark(box, label, timer, words) {
+  box.hidden = !words;
+  if (!words) {
+    setTimer(timer, null);
+    return;
+  }
+  box.dataset.state = words.state;
+  setText(label, words.label);
+  timer.hidden = words.since == null;
+  if (words.since == null) setTimer(timer, null);
+  else if (timer.dataset.since !== String(words.since)) setTimer(timer, words.since);
+}
+
+function renderRecording(s) {
+  const words = recordingWords(s);
+  renderRecordingMark(dom.recordingBanner, dom.recordingLabel, dom.recordingTimer, words);
+  // The phone's drawer covers the banners: it carries the mark too.
+  renderRecordingMark(dom.sideRecording, dom.sideRecordingLabel, dom.sideRecordingTimer, words);
+  dom.recordingBannerStop.hidden = !words || !isMediator(s);
+  dom.recordingBannerStop.disabled = s.recordingCommand.busy;
+
+  const failed = (isMediator(s) && s.room?.recording?.failed) || [];
+  dom.recordingFailed.hidden = failed.length === 0;
+  if (failed.length) {
+    const names = failed.map((id) => {
+      const p = participantById(s, id);
+      return p ? t("person.who", { role: roleLabel(p.role), name: p.name ?? "" }) : id;
+    });
+    const list = names.join(t("console.list.sep"));
+    setText(dom.recordingFailedText, t("recording.failed", { names: list }));
+  }
+}
+
 function renderBanners(s) {
   const mediator = isMediator(s);
+  renderRecording(s);
   dom.selfReconnecting.hidden = !s.reconnecting;
   dom.connectionFailed.hidden = s.reconnecting || connectionWord(s) !== "failed";
 

@@ -71,4 +71,7 @@ export const api = {
     ),
   getRecord: (number) => request("GET", `${casePath(number)}/record`),
   addNote: (number, text) => request("POST", `${casePath(number)}/notes`, { text }),
+  /** {recordings: [{id, sitting_id, participant_id, role, name, started_at, ended_at, duration,
+   * codecs, size, sha256, sealed_after_crash, content_type, url}]}; `url` plays in a <video>. */
+  listRecordings: (number) => request("GET", `${casePath(number)}/recordings`),
 };

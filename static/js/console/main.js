@@ -23,6 +23,7 @@ let loadSeq = 0;
 /** Likewise for the record and the invitations, which several actions refresh. */
 let recordSeq = 0;
 let invitationsSeq = 0;
+let recordingsSeq = 0;
 
 let shown = "";
 subscribe(() => {
@@ -251,6 +252,7 @@ async function openCase(number) {
   const seq = ++loadSeq;
   dispatch("caseOpened", { number, batches: loadLinks(number) });
   refreshInvitations(); // on its own: a failure there leaves the rest of the case shown
+  refreshRecordings(); // likewise
   try {
     const [data, record] = await Promise.all([api.getCase(number), api.getRecord(number)]);
     if (seq !== loadSeq) return;
@@ -272,6 +274,22 @@ async function refreshInvitations() {
   } catch (err) {
     if (seq !== invitationsSeq || loggedOutBy(err)) return;
     dispatch("actionFailed", { action: "invitations", ...codeOf(err) });
+  }
+}
+
+/** The case's recorded segments (their files play from the list's URLs). */
+async function refreshRecordings() {
+  const number = state.case.number;
+  const seq = ++recordingsSeq;
+  dispatch("actionStarted", { action: "recordings" });
+  try {
+    const answer = await api.listRecordings(number);
+    if (seq !== recordingsSeq || state.case.number !== number) return;
+    dispatch("recordingsLoaded", { recordings: answer.recordings });
+    dispatch("actionDone", { action: "recordings" });
+  } catch (err) {
+    if (seq !== recordingsSeq || loggedOutBy(err)) return;
+    dispatch("actionFailed", { action: "recordings", ...codeOf(err) });
   }
 }
 
@@ -599,6 +617,20 @@ function bindControls() {
     else if (button.dataset.action === "close-cancel") dispatch("closeCancelled");
   });
   dom.recordRefresh.addEventListener("click", refreshRecord);
+  dom.recordingsRefresh.addEventListener("click", refreshRecordings);
+  dom.recordings.addEventListener("click", (event) => {
+    const button = event.target.closest('[data-action="play-recording"]');
+    if (!button) return;
+    dispatch("recordingChosen", { id: Number(button.dataset.id) });
+    // In the click (a user gesture): the browser lets it play with sound.
+    dom.recordingPlayer.play().catch(() => {});
+    dom.recordingPlayerBox.scrollIntoView({ block: "nearest" });
+  });
+  // A file this browser cannot play (Matroska, an unknown codec) or that is gone: say so.
+  dom.recordingPlayer.addEventListener("error", () => {
+    const id = Number(dom.recordingPlayer.dataset.id);
+    if (id) dispatch("playerFailed", { id });
+  });
   dom.noteForm.addEventListener("submit", addNote);
 
   const forms = [dom.createForm, dom.editForm, dom.statusConfirmPanel];
@@ -618,6 +650,8 @@ function snapshot() {
       : null,
     caseNumber: state.view === "case" ? state.case.number : null,
     caseStatus: state.view === "case" ? (state.case.data?.status ?? null) : null,
+    recordings: state.view === "case" ? (state.case.recordings?.length ?? null) : null,
+    playing: state.view === "case" ? state.case.playing : null,
     editing: state.view === "case" && state.case.editing,
     lastError: state.lastError,
     loading: state.list.loading || state.case.loading,

@@ -47,6 +47,11 @@ export const state = {
     batches: [],
     /** GET /api/cases/{number}/invitations: every invitation, without links; null until known. */
     invitations: null,
+    /** GET /api/cases/{number}/recordings: the recorded segments; null until known. */
+    recordings: null,
+    /** The segment in the player: its id, and whether the browser could not play it. */
+    playing: null,
+    playerFailed: false,
   },
   /** Per action on the case page (status, party.consumer, invite, note, …): {code, message}. */
   errors: {},
@@ -99,6 +104,9 @@ const handlers = {
       record: null,
       batches: [],
       invitations: null,
+      recordings: null,
+      playing: null,
+      playerFailed: false,
       revealed: false,
       editing: false,
     };
@@ -157,6 +165,9 @@ const handlers = {
         editing: false,
         batches,
         invitations: null,
+        recordings: null,
+        playing: null,
+        playerFailed: false,
       };
       s.errors = {};
       s.busy = {};
@@ -187,6 +198,18 @@ const handlers = {
   invitationsLoaded(s, { invitations }) {
     s.case.invitations = invitations;
     s.errors.invitations = null;
+  },
+
+  recordingsLoaded(s, { recordings }) {
+    s.case.recordings = recordings;
+    if (!recordings.some((r) => r.id === s.case.playing)) s.case.playing = null;
+  },
+  recordingChosen(s, { id }) {
+    s.case.playing = id;
+    s.case.playerFailed = false;
+  },
+  playerFailed(s, { id }) {
+    if (s.case.playing === id) s.case.playerFailed = true;
   },
 
   actionStarted(s, { action }) {

@@ -113,6 +113,14 @@ export const dom = {
   noteInput: $("note-input"),
   noteError: $("note-error"),
   noteSubmit: $("note-submit"),
+  recordingsRefresh: $("recordings-refresh"),
+  recordingsError: $("recordings-error"),
+  recordings: $("recordings"),
+  recordingPlayerBox: $("recording-player-box"),
+  recordingPlayer: $("recording-player"),
+  recordingPlayerCaption: $("recording-player-caption"),
+  recordingPlayerError: $("recording-player-error"),
+  recordingDownload: $("recording-download"),
 };
 
 // ---- small helpers --------------------------------------------------------------------------
@@ -1008,6 +1016,137 @@ function renderRecord(s) {
   renderFormError(dom.noteError, dom.noteForm, s.errors.note, "note");
 }
 
+// ---- recordings ------------------------------------------------------------------------------
+
+/** `m:ss` (or `h:mm:ss`) of a duration in seconds. */
+function clockOf(seconds) {
+  const total = Math.max(0, Math.round(seconds ?? 0));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = String(total % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
+}
+
+function sizeOf(bytes) {
+  if (!Number.isFinite(bytes)) return "";
+  if (bytes >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  return `${Math.max(1, Math.round(bytes / 1024))} KB`;
+}
+
+function recordingWho(r) {
+  const role = r.role ? roleLabel(r.role) : r.participant_id;
+  return r.name ? `${role} ${r.name}` : role;
+}
+
+function recordingItem(r, s) {
+  const sittings = s.case.record?.sittings ?? [];
+  const n = sittings.findIndex((x) => x.id === r.sitting_id) + 1;
+  const who = recordingWho(r);
+  const start = formatTime(r.started_at);
+  const playing = s.case.playing === r.id;
+  const audioOnly = !/vp8|vp9|h264|av1/i.test(r.codecs ?? "");
+  const facts = [
+    el("span", { testid: "recording-when", text: t("console.recordings.start", { time: start }) }),
+    el("span", {
+      testid: "recording-duration",
+      text: t("console.recordings.duration", { time: clockOf(r.duration) }),
+    }),
+    el("span", { testid: "recording-size", text: sizeOf(r.size) }),
+    r.sha256
+      ? el("span", {
+          testid: "recording-hash",
+          title: r.sha256,
+          text: t("console.recordings.hash", { hash: r.sha256.slice(0, 12) }),
+        })
+      : null,
+  ];
+  return el(
+    "li",
+    {
+      testid: "recording",
+      "data-recording-id": String(r.id),
+      "data-participant": r.participant_id,
+      "data-playing": String(playing),
+    },
+    [
+      el("p", { class: "party-head" }, [
+        el("strong", { testid: "recording-who", text: who }),
+        el("span", {
+          class: "badge",
+          text: n ? t("console.recordings.sitting", { n }) : String(r.sitting_id),
+        }),
+        audioOnly ? el("span", { class: "badge", text: t("console.recordings.audio_only") }) : null,
+        r.sealed_after_crash
+          ? el("span", {
+              class: "badge state-badge",
+              "data-state": "revoked",
+              testid: "recording-sealed",
+              title: t("console.recordings.sealed.title"),
+              text: t("console.recordings.sealed"),
+            })
+          : null,
+      ]),
+      el("span", { class: "entry-meta" }, facts),
+      el("div", { class: "actions" }, [
+        el("button", {
+          type: "button",
+          class: playing ? "btn btn-primary" : "btn btn-secondary",
+          testid: "recording-play",
+          "data-action": "play-recording",
+          "data-id": String(r.id),
+          "aria-pressed": String(playing),
+          "aria-label": t("console.recordings.play.label", { who, time: start }),
+          text: t(playing ? "console.recordings.playing" : "console.recordings.play"),
+        }),
+      ]),
+    ],
+  );
+}
+
+function renderPlayer(s) {
+  const video = dom.recordingPlayer;
+  const r = (s.case.recordings ?? []).find((x) => x.id === s.case.playing) ?? null;
+  dom.recordingPlayerBox.hidden = !r;
+  if (!r) {
+    if (video.hasAttribute("src")) {
+      video.removeAttribute("src");
+      delete video.dataset.id;
+      video.load(); // drop the old file's data
+    }
+    return;
+  }
+  if (video.dataset.id !== String(r.id)) {
+    video.dataset.id = String(r.id);
+    video.src = r.url;
+  }
+  dom.recordingPlayerCaption.textContent = t("console.recordings.caption", {
+    who: recordingWho(r),
+    time: formatDateTime(r.started_at),
+    duration: clockOf(r.duration),
+  });
+  dom.recordingPlayerError.hidden = !s.case.playerFailed;
+  dom.recordingPlayerError.textContent = s.case.playerFailed
+    ? t("console.recordings.player_error", { type: r.content_type })
+    : "";
+  dom.recordingDownload.setAttribute("href", r.url);
+}
+
+function renderRecordings(s) {
+  const list = s.case.recordings;
+  dom.recordingsRefresh.disabled = Boolean(s.busy.recordings);
+  renderFormError(dom.recordingsError, null, s.errors.recordings, "recordings");
+  const signature = JSON.stringify([list, s.case.playing, s.case.record?.sittings]);
+  rebuild(dom.recordings, signature, () => {
+    const note = (key) => [el("li", { class: "muted", text: t(key) })];
+    let items;
+    if (list === null) items = note("console.recordings.loading");
+    else if (!list.length) items = note("console.recordings.none");
+    else items = list.map((r) => recordingItem(r, s));
+    dom.recordings.replaceChildren(...items);
+  });
+  renderPlayer(s);
+}
+
 function renderCase(s) {
   const { data: c, loading, error } = s.case;
   dom.caseLoading.hidden = !(loading && !c);
@@ -1025,6 +1164,7 @@ function renderCase(s) {
   renderSittings(s);
   renderInvitations(s, c);
   renderRecord(s);
+  renderRecordings(s);
 }
 
 export function render(s) {
