@@ -79,3 +79,23 @@ class NoPhoneOnFile(RoomError):
 
 class EvidenceNotFound(RoomError):
     code = "evidence_not_found"
+
+
+class AlreadyRecording(InvalidState):
+    code = "already_recording"
+
+
+class NotRecording(InvalidState):
+    code = "not_recording"
+
+
+class RecordingUnavailable(InvalidState):
+    """The room keeps no case record (or has nowhere to write): it cannot record."""
+
+    code = "recording_unavailable"
+
+
+class ConsentMissing(InvalidState):
+    """Someone present has not consented to being recorded (the message names them)."""
+
+    code = "consent_missing"

@@ -16,13 +16,17 @@ from typing import Any, Protocol
 
 from recordings.recorder import SegmentInfo, find_unsealed, seal
 from rooms.errors import (
+    AlreadyRecording,
+    ConsentMissing,
     EvidenceNotFound,
     Forbidden,
     InvalidState,
     NoPhoneOnFile,
     NotAdmitted,
     NotJoined,
+    NotRecording,
     ParticipantNotFound,
+    RecordingUnavailable,
     RoomClosed,
     RoomLocked,
     TooManyAttempts,
@@ -777,9 +781,9 @@ class Room:
         """Record everyone in the room, each to their own files, until stopped."""
         self._require_mediator(actor, "record the session")
         if self.recording is not None:
-            raise InvalidState("the session is being recorded already")
+            raise AlreadyRecording("the session is being recorded already")
         if self.record is None or self.recordings_dir is None or self.info.case_id is None:
-            raise InvalidState("this room keeps no case record, so it cannot record")
+            raise RecordingUnavailable("this room keeps no case record, so it cannot record")
         unconsented = [
             p.name
             for p in self.participants.values()
@@ -789,7 +793,7 @@ class Room:
             and p.role is not Role.MEDIATOR
         ]
         if unconsented:
-            raise InvalidState(f"not everyone present has consented: {', '.join(unconsented)}")
+            raise ConsentMissing(f"not everyone present has consented: {', '.join(unconsented)}")
         await self._write(
             "recording_started", actor, data={"include_caucus": include_caucus}, required=True
         )
@@ -816,7 +820,7 @@ class Room:
         if recording is None:
             if actor is None:
                 return
-            raise InvalidState("the session is not being recorded")
+            raise NotRecording("the session is not being recorded")
         self.recording = None
         self.sfu.recording = None
         self.sfu.apply_policy()  # no packet goes to the recorders from here on

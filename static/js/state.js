@@ -244,15 +244,15 @@ export function participantById(view, id) {
 /** What a refused start/stop recording says: {key, params}. The server's message (English, for
  * developers) names who has not consented; the rest of it is not shown. */
 export function recordingRefusal(code, message = "") {
-  if (code === "invalid_state") {
+  if (code === "consent_missing") {
     const unconsented = /consented: (.+)$/.exec(message);
     if (unconsented) return { key: "recording.error.consent", params: { names: unconsented[1] } };
-    if (message.includes("consented")) return { key: "recording.error.consent.unnamed" };
-    if (message.includes("already")) return { key: "recording.error.already" };
-    if (message.includes("not being recorded")) return { key: "recording.error.not_recording" };
-    if (message.includes("no case record")) return { key: "recording.error.no_record" };
-    return { key: "error.invalid_state" };
+    return { key: "recording.error.consent.unnamed" };
   }
+  if (code === "already_recording") return { key: "recording.error.already" };
+  if (code === "not_recording") return { key: "recording.error.not_recording" };
+  if (code === "recording_unavailable") return { key: "recording.error.no_record" };
+  if (code === "invalid_state") return { key: "error.invalid_state" };
   if (code === "forbidden") return { key: "recording.error.forbidden" };
   if (["not_connected", "ack_timeout", "network"].includes(code)) {
     return { key: "recording.error.network" };

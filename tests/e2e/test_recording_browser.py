@@ -103,7 +103,7 @@ def test_everyone_sees_the_recording_and_the_console_plays_it(
     mediator.get_by_test_id("recording-start").dispatch_event("click")
     expect(mediator.get_by_test_id("recording-error")).to_have_text("已经在录制了。")
     expect(mediator.get_by_test_id("recording-error")).to_have_attribute(
-        "data-code", "invalid_state"
+        "data-code", "already_recording"
     )
     expect(mediator.get_by_test_id("notice")).to_be_hidden()  # said once, not twice
     # The time runs.

@@ -91,7 +91,7 @@ async def test_a_recorded_session_is_on_record_file_by_file(
     started = time.monotonic()
     assert await mediator.call("start_recording", {}) == {"ok": True}
     assert await wait_for(lambda: consumer.view["room"]["recording"] is not None, 5)  # type: ignore[index]
-    assert (await mediator.call("start_recording", {}))["error"]["code"] == "invalid_state"
+    assert (await mediator.call("start_recording", {}))["error"]["code"] == "already_recording"
     await asyncio.sleep(4)
     # A caucus is not recorded by default: the recording pauses and resumes.
     assert await mediator.call("start_caucus", {"role": "consumer"}) == {"ok": True}
