@@ -19,6 +19,7 @@ from sqlalchemy import select
 from cases import db
 from cases import repository as repo
 from cases.models import Case, Recording
+from tests.support.database import fresh_database
 from tests.support.peer import PATTERNS, RoomClient, enter_room, wait_for
 from tests.support.server import RunningServer, run_server
 
@@ -173,3 +174,52 @@ async def test_a_crash_mid_recording_leaves_playable_segments(tmp_path: Path) ->
         info = probe(tmp_path / "data" / row.path)
         assert float(info["format"]["duration"]) >= 2, info["format"]
     assert "recording_interrupted" in [e.event for e in entries]
+
+
+async def test_a_full_disk_stops_the_recording_not_the_call(tmp_path: Path) -> None:
+    """Every file the server writes past 250 kB fails (EFBIG, as a full disk fails): the
+    recorders stop and say so, the mediator is told, the participants notice nothing. The case
+    record is in PostgreSQL here, so only the recordings meet the limit."""
+    url = await fresh_database("postgresql", tmp_path)
+    engine = db.create_engine(url)
+    await db.upgrade(engine)
+    await engine.dispose()
+    with run_server(tmp_path, "--database-url", url, file_size_limit=250_000) as server:
+        clients = [RoomClient(server.url, server.token(r), r) for r in ("mediator", "consumer")]
+        mediator, consumer = clients
+        try:
+            for client in clients:
+                await client.connect()
+            assert await mediator.join() == {"ok": True}
+            await enter_room(mediator, consumer)
+            assert await wait_for(lambda: mediator.remote.get("consumer") is not None, 20)
+            assert await mediator.call("start_recording", {}) == {"ok": True}
+            assert await wait_for(
+                lambda: bool(mediator.view["room"]["recording"]["failed"]),  # type: ignore[index]
+                60,
+            ), mediator.view
+            assert consumer.view["room"]["recording"]["failed"] == []  # type: ignore[index]
+            # The call goes on: video keeps flowing both ways, chat is still written down.
+            frames = {
+                (c.role, o): c.remote[o].video_frames
+                for c, o in ((mediator, "consumer"), (consumer, "mediator"))
+            }
+            await asyncio.sleep(3)
+            for (role, owner), before in frames.items():
+                client = mediator if role == "mediator" else consumer
+                fps = (client.remote[owner].video_frames - before) / 3
+                assert fps >= 15, f"{role} got {fps:.1f} fps from {owner} after the disk filled"
+            assert (await consumer.call("chat", {"text": "还能听到吗"}))["ok"]
+            assert await mediator.call("stop_recording", {}) == {"ok": True}
+        finally:
+            for client in clients:
+                await client.close()
+    engine = db.create_engine(url)
+    try:
+        async with db.session_factory(engine)() as session:
+            case = (await session.execute(select(Case))).scalar_one()
+            events = [e.event for e in await repo.transcript(session, case.id)]
+            assert "recording_failed" in events
+            assert await repo.verify_case(session, case.id) == []
+    finally:
+        await engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -49,12 +50,18 @@ class RunningServer:
 
 @contextlib.contextmanager
 def run_server(
-    tmp: Path, *extra: str, timeout: float = 30.0, demo: bool = True
+    tmp: Path,
+    *extra: str,
+    timeout: float = 30.0,
+    demo: bool = True,
+    file_size_limit: int | None = None,
 ) -> Iterator[RunningServer]:
     """Start ``mediation-room serve --demo`` on loopback; stop it (SIGTERM) at the end.
 
     ``demo=False`` starts the server on an existing data directory without seeding anything
     (a restart: the open sittings reopen as their participants come back); ``links`` is empty.
+    ``file_size_limit`` (bytes, RLIMIT_FSIZE) makes any file the server writes past that size
+    fail with EFBIG, like a full disk (Python ignores SIGXFSZ, so the write raises).
     """
     port = free_port()
     tmp.mkdir(parents=True, exist_ok=True)
@@ -83,7 +90,20 @@ def run_server(
         if not k.startswith("MEDIATION_ROOM_") and k != "DATABASE_URL"
     }
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+        limit = file_size_limit
+
+        def _limits() -> None:
+            if limit is not None:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        process = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            preexec_fn=_limits if limit is not None else None,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
