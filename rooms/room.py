@@ -416,8 +416,7 @@ class Room:
             if not p.departed and p.entered:
                 p.disconnected_at = now
         logger.info("Room(%s) restored from %d events", self.id, len(entries))
-        if recording:
-            await self._seal_interrupted()
+        await self._seal_left_open(interrupted=recording)
 
     def _replay(self, e: dict[str, Any]) -> None:
         what = e["event"]
@@ -797,9 +796,8 @@ class Room:
         await self._write(
             "recording_started", actor, data={"include_caucus": include_caucus}, required=True
         )
-        directory = (
-            self.recordings_dir / f"case-{self.info.case_id}" / f"sitting-{self.info.sitting_id}"
-        )
+        directory = self._recording_directory()
+        assert directory is not None
         self.recording = RoomRecording(
             directory, self._segment_closed, self._recording_failed, self.sfu.request_keyframe
         )
@@ -832,6 +830,9 @@ class Room:
                 "recording_stopped", mediator, data={"reason": reason} if reason else None
             )
         await recording.stop()
+        if self.recording_failures:
+            # A failed recorder left its segment open: seal what reached the disk.
+            await self._seal_left_open(interrupted=False)
         await self._listener.room_changed(self)
 
     async def _segment_closed(self, segment: SegmentInfo) -> None:
@@ -858,19 +859,27 @@ class Room:
                 )
             await self._changed()
 
-    async def _seal_interrupted(self) -> None:
-        """After a crash mid-recording: repair the segments left open and note the gap."""
-        if self.recordings_dir is None or self.record is None or self.info.case_id is None:
+    def _recording_directory(self) -> Path | None:
+        if self.recordings_dir is None or self.info.case_id is None:
+            return None
+        return self.recordings_dir / f"case-{self.info.case_id}" / f"sitting-{self.info.sitting_id}"
+
+    async def _seal_left_open(self, *, interrupted: bool) -> None:
+        """Repair and put on record the segments a crash or a failed write left open; after a
+        crash mid-recording (``interrupted``) also note the gap in the transcript."""
+        directory = self._recording_directory()
+        if directory is None or self.record is None:
             return
-        directory = (
-            self.recordings_dir / f"case-{self.info.case_id}" / f"sitting-{self.info.sitting_id}"
-        )
         for path in await asyncio.to_thread(find_unsealed, directory):
-            segment = await asyncio.to_thread(seal, path)  # the marker names the participant
+            try:
+                segment = await asyncio.to_thread(seal, path)  # the marker names the participant
+            except Exception:  # a full disk again, a damaged file: the next start retries
+                logger.exception("Room(%s) could not seal %s (tried again later)", self.id, path)
+                continue
             if segment is not None:
                 await self._segment_closed(segment)
         mediator = next((p for p in self.participants.values() if p.role is Role.MEDIATOR), None)
-        if mediator is not None:
+        if interrupted and mediator is not None:
             await self._write("recording_interrupted", mediator)
 
     # -- chat ------------------------------------------------------------------------------
