@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -225,3 +225,139 @@ class RecordingOut(BaseModel):
 
 class RecordingList(BaseModel):
     recordings: list[RecordingOut]
+
+
+# -- the transcript document (调解笔录); times are ISO 8601 in the office's time zone ----------
+
+
+class SummaryIn(Body):
+    text: str = Field(min_length=1, max_length=20_000)
+    """The mediator's written summary; it replaces the current one (older ones stay on record)."""
+
+
+class TranscriptSummary(BaseModel):
+    seq: int
+    """Its transcript entry: the audit chain vouches for it like any entry."""
+    at: str
+    author: str
+    text: str
+
+
+class TranscriptCase(BaseModel):
+    number: str
+    complaint_number: str | None
+    title: str
+    category: str
+    claim: str
+    amount_in_dispute: str | None
+    amount_recovered: str | None
+    status: str
+    status_label: str
+    received_on: str | None
+    accepted_on: str | None
+    concluded_on: str | None
+    office: str | None
+    mediator: str | None
+    """The case's mediator's display name."""
+
+
+class TranscriptParty(BaseModel):
+    id: int
+    role: str
+    role_label: str
+    name: str
+    phone: str | None
+    """Masked (``138****1234``): the document may leave the system."""
+    id_number: str | None
+    """Masked: first and last two characters only."""
+    credit_code: str | None
+    contact_person: str | None
+
+
+class TranscriptEntry(BaseModel):
+    seq: int
+    at: str
+    kind: str
+    """``system``, ``chat`` or ``note``."""
+    author: str
+    author_role: str
+    text: str
+    """A readable Chinese sentence (or what was said, for chat)."""
+    event: str | None
+    participant_id: str | None
+    audience: str | None
+    """Set when only the mediator and this party (``consumer``/``business``) could see it."""
+    caucus: str | None
+    """The party of the private talk (背对背) going on when it was written, if any."""
+    data: dict[str, Any] | None
+
+
+class TranscriptSitting(BaseModel):
+    id: int
+    number: int
+    """1, 2, 3… within the case."""
+    room_id: str
+    opened_at: str | None
+    closed_at: str | None
+    outcome: str | None
+    outcome_label: str | None
+    entries: list[TranscriptEntry]
+
+
+class TranscriptEvidence(BaseModel):
+    id: int
+    sitting: int | None
+    """The number of the sitting it was submitted in."""
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    submitted_by: str
+    submitted_role: str | None
+    at: str | None
+
+
+class TranscriptRecording(BaseModel):
+    id: int
+    sitting: int | None
+    participant_id: str
+    participant: str
+    started_at: str | None
+    ended_at: str | None
+    duration: float | None
+    size: int | None
+    codecs: str
+    sha256: str | None
+    sealed_after_crash: bool
+
+
+class TranscriptProblem(BaseModel):
+    seq: int
+    """The audit event where the problem shows (0: a row no event describes)."""
+    reason: str
+
+
+class TranscriptAudit(BaseModel):
+    intact: bool
+    problems: list[TranscriptProblem]
+    events: int
+    last_hash: str | None
+
+
+class TranscriptOut(BaseModel):
+    """The whole time line of a case's sittings: what the HTML and PDF documents show."""
+
+    format: str
+    generated_at: str
+    timezone: str
+    case: TranscriptCase
+    parties: list[TranscriptParty]
+    sittings: list[TranscriptSitting]
+    notes: list[TranscriptEntry]
+    """Entries outside any sitting (the mediator's notes, evidence added from the console)."""
+    summary: TranscriptSummary | None
+    summary_history: list[TranscriptSummary]
+    """Earlier versions of the summary, oldest first."""
+    evidence: list[TranscriptEvidence]
+    recordings: list[TranscriptRecording]
+    audit: TranscriptAudit

@@ -103,6 +103,35 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | 
         None,
         None,
     ),
+    (
+        "get",
+        "/api/cases/{number}/transcript",
+        "The transcript document (调解笔录) as JSON: every sitting's time line, notes, summary,"
+        " evidence, recordings and the audit check; times in the office's time zone",
+        None,
+        s.TranscriptOut,
+    ),
+    (
+        "get",
+        "/api/cases/{number}/transcript.html",
+        "The transcript document as one printable HTML page (inline CSS, nothing fetched)",
+        None,
+        None,
+    ),
+    (
+        "get",
+        "/api/cases/{number}/transcript.pdf",
+        "The transcript document as a PDF (A4, Chinese text embedded in Noto Sans CJK SC)",
+        None,
+        None,
+    ),
+    (
+        "put",
+        "/api/cases/{number}/summary",
+        "Write the mediator's summary of the case (the newest is current; all stay on record)",
+        s.SummaryIn,
+        s.TranscriptSummary,
+    ),
 ]
 
 # Operations of a room's participants: authorised by the join link's token
@@ -137,6 +166,8 @@ _FILES = {
     "/api/cases/{number}/evidence/{evidence_id}/file": _EVIDENCE_TYPES,
     "/api/rooms/{room_id}/evidence/{evidence_id}": _EVIDENCE_TYPES,
     "/api/cases/{number}/recordings/{recording_id}/file": ("video/webm", "video/x-matroska"),
+    "/api/cases/{number}/transcript.html": ("text/html",),
+    "/api/cases/{number}/transcript.pdf": ("application/pdf",),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server import api, evidence, recordings_api, views
+from server import api, evidence, recordings_api, transcript_api, views
 
 
 def setup_routes(app: web.Application) -> None:
@@ -32,6 +32,10 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(
         "/api/cases/{number}/recordings/{recording_id}/file", recordings_api.case_recording_file
     )
+    app.router.add_get("/api/cases/{number}/transcript", transcript_api.get_transcript)
+    app.router.add_get("/api/cases/{number}/transcript.html", transcript_api.transcript_html)
+    app.router.add_get("/api/cases/{number}/transcript.pdf", transcript_api.transcript_pdf)
+    app.router.add_put("/api/cases/{number}/summary", transcript_api.put_summary)
     app.router.add_post("/api/rooms/{room_id}/evidence", evidence.upload_evidence)
     app.router.add_get("/api/rooms/{room_id}/evidence", evidence.list_room_evidence)
     app.router.add_get("/api/rooms/{room_id}/evidence/{evidence_id}", evidence.room_evidence_file)

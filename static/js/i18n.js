@@ -407,6 +407,10 @@ export const MESSAGES = {
     "console.err.invalid_field": "请检查填写的内容。",
     "console.err.sitting_not_found": "没有找到这场调解。",
     "console.err.recording_not_found": "没有找到这一段录音录像。",
+    "console.err.summary.required": "请填写小结内容。",
+    "console.err.pdf_missing_glyphs":
+      "笔录中有字体无法显示的字符（生僻字或特殊符号），生成不了 PDF。可以先“查看笔录”后用浏览器打印。",
+    "console.err.pdf_failed": "PDF 生成失败，请稍后重试；也可以“查看笔录”后用浏览器打印。",
     "console.err.edit.invalid_status_transition": "案件已办结，案件信息不能再修改。",
 
     "console.problem.required": "不能为空",
@@ -638,6 +642,20 @@ export const MESSAGES = {
     "console.recordings.download": "下载这一段",
     "console.recordings.player_error":
       "这个浏览器播放不了这一段（{type}）。可以下载后用其他播放器打开。",
+
+    "console.doc.heading": "调解笔录",
+    "console.doc.text":
+      "把每场调解的经过（进出、准入、背对背、静音、聊天、笔录、证据、录音录像）和您写的调解情况小结整理成一份笔录，可在线查看、打印或下载 PDF。电话和证件号码在笔录中部分隐去。",
+    "console.doc.summary.label": "调解情况小结",
+    "console.doc.summary.placeholder":
+      "例如：经调解，双方自愿达成协议：商家于 3 个工作日内退还货款 3299 元，消费者退回商品。",
+    "console.doc.summary.submit": "保存小结",
+    "console.doc.summary.saved": "已保存：{time}，{author}",
+    "console.doc.summary.none": "还没有填写小结。",
+    "console.doc.summary.done": "小结已保存。",
+    "console.doc.view": "查看笔录",
+    "console.doc.pdf": "下载 PDF",
+    "console.doc.pdf.busy": "正在生成 PDF…",
   },
   en: {
     "app.title": "Cloud mediation room",
@@ -1068,6 +1086,11 @@ export const MESSAGES = {
     "console.err.invalid_field": "Please check what you entered.",
     "console.err.sitting_not_found": "No such sitting.",
     "console.err.recording_not_found": "That recording was not found.",
+    "console.err.summary.required": "Write the summary first.",
+    "console.err.pdf_missing_glyphs":
+      "The transcript holds characters no installed font can draw (rare characters or symbols), so no PDF can be made. View the transcript and print it from the browser instead.",
+    "console.err.pdf_failed":
+      "The PDF could not be made. Try again later, or view the transcript and print it from the browser.",
     "console.err.edit.invalid_status_transition":
       "The case is concluded: its details can no longer be changed.",
 
@@ -1304,6 +1327,20 @@ export const MESSAGES = {
     "console.recordings.download": "Download this segment",
     "console.recordings.player_error":
       "This browser cannot play this segment ({type}). Download it and open it with another player.",
+
+    "console.doc.heading": "Mediation transcript",
+    "console.doc.text":
+      "Every sitting's course (arrivals, admissions, private talks, mutes, chat, notes, evidence, recordings) and your written summary as one document, to read, print or download as a PDF. Phone and ID numbers are partly hidden in it.",
+    "console.doc.summary.label": "Summary of the mediation",
+    "console.doc.summary.placeholder":
+      "e.g. The parties agreed: the business refunds 3,299 yuan within 3 working days; the consumer returns the goods.",
+    "console.doc.summary.submit": "Save summary",
+    "console.doc.summary.saved": "Saved {time} by {author}",
+    "console.doc.summary.none": "No summary written yet.",
+    "console.doc.summary.done": "Summary saved.",
+    "console.doc.view": "View transcript",
+    "console.doc.pdf": "Download PDF",
+    "console.doc.pdf.busy": "Making the PDF…",
   },
 };
 

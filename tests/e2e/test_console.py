@@ -259,6 +259,25 @@ def test_a_case_from_creation_to_the_room_and_its_record(
     expect(page.get_by_test_id("transcript-text").last).to_have_text("双方同意下周再谈。")
     expect(page.get_by_test_id("note-input")).to_have_value("")
 
+    # The transcript document: the mediator's summary, the printable page, the PDF.
+    summary = "双方同意下周再谈，商家先提供检测报告。"
+    page.get_by_test_id("summary-input").fill(summary)
+    page.get_by_test_id("summary-submit").click()
+    expect(page.get_by_test_id("summary-saved")).to_contain_text("已保存")
+    with page.expect_popup() as popup:
+        page.get_by_test_id("transcript-view").click()
+    document = popup.value
+    expect(document.locator("h1")).to_have_text("调解笔录")
+    expect(document.locator(".summary")).to_have_text(summary)
+    expect(document.locator("body")).to_contain_text("138****5678")
+    document.close()
+    with page.expect_download() as download:
+        page.get_by_test_id("transcript-pdf").click()
+    assert download.value.suggested_filename == f"调解笔录-{number}.pdf"
+    assert download.value.path().read_bytes().startswith(b"%PDF-")
+    page.reload()  # the saved summary is what the box shows on the case
+    expect(page.get_by_test_id("summary-input")).to_have_value(summary)
+
     # The list shows the case with its status and deadline.
     page.get_by_test_id("case-back").click()
     page.get_by_test_id("search-input").fill(number)

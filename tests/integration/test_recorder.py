@@ -279,7 +279,9 @@ async def test_camera_off_and_on_again(tmp_path: Path) -> None:
     for earlier, later in itertools.pairwise(segments):
         assert abs((later.started_at - earlier.ended_at).total_seconds()) < 0.05
     assert segments[0].duration == pytest.approx(5.0, abs=0.1)
-    assert 6.0 <= segments[0].duration + segments[1].duration < 7.5
+    # The audio-only part lasts until the keyframe the worker asked for: packets are pushed
+    # faster than real time, so on a loaded machine the ask lands later in the stream.
+    assert 6.0 <= segments[0].duration + segments[1].duration < 8.9
     assert sum(s.duration for s in segments) == pytest.approx(9.0, abs=0.1)
     for info in segments:
         check_segment(info)

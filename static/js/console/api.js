@@ -30,6 +30,30 @@ async function request(method, path, body) {
 
 const casePath = (number) => `/api/cases/${encodeURIComponent(number)}`;
 
+/** A file (the transcript PDF) as a Blob; a failure is an ApiError like any other call's. */
+async function file(path) {
+  let response;
+  try {
+    response = await fetch(path, { cache: "no-store", credentials: "same-origin" });
+  } catch {
+    throw new ApiError(0, "network", "");
+  }
+  if (response.ok) {
+    try {
+      return await response.blob();
+    } catch {
+      throw new ApiError(0, "network", "");
+    }
+  }
+  const data = await response.json().catch(() => null);
+  if (data?.code) throw new ApiError(response.status, data.code, data.message ?? "");
+  const code = response.status >= 500 ? "internal" : `http_${response.status}`;
+  throw new ApiError(response.status, code, "");
+}
+
+/** The transcript document as a printable page: opened in a tab (same-origin cookie). */
+export const transcriptPageUrl = (number) => `${casePath(number)}/transcript.html`;
+
 export const api = {
   me: () => request("GET", "/api/me"),
   /** The office's rules: {categories, acceptance_days, mediation_days}. */
@@ -74,4 +98,8 @@ export const api = {
   /** {recordings: [{id, sitting_id, participant_id, role, name, started_at, ended_at, duration,
    * codecs, size, sha256, sealed_after_crash, content_type, url}]}; `url` plays in a <video>. */
   listRecordings: (number) => request("GET", `${casePath(number)}/recordings`),
+  /** The transcript document as a PDF Blob (made on the server, ≈ 1–2 s). */
+  transcriptPdf: (number) => file(`${casePath(number)}/transcript.pdf`),
+  /** {seq, at, author, text}: the summary as saved (the same text again saves nothing new). */
+  saveSummary: (number, text) => request("PUT", `${casePath(number)}/summary`, { text }),
 };

@@ -530,6 +530,39 @@ async function addNote(event) {
   });
 }
 
+async function saveSummary(event) {
+  event.preventDefault();
+  const number = state.case.number;
+  const text = dom.summaryInput.value.trim();
+  if (!text) {
+    dispatch("actionFailed", { action: "summary", code: "required", message: "" });
+    return;
+  }
+  await action("summary", async () => {
+    const summary = await api.saveSummary(number, text);
+    if (state.case.number !== number) return;
+    dispatch("summarySaved", { summary });
+    toast("console.doc.summary.done");
+  });
+}
+
+/** The PDF is made on the server (a second or two), then saved under its Chinese name. */
+async function downloadPdf() {
+  const number = state.case.number;
+  await action("pdf", async () => {
+    const blob = await api.transcriptPdf(number);
+    const url = URL.createObjectURL(blob);
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = `调解笔录-${number}.pdf`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    // The download has taken its copy by then; a minute is generous.
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  });
+}
+
 // ---- controls -------------------------------------------------------------------------------
 
 function onInvitationClick(event) {
@@ -632,8 +665,10 @@ function bindControls() {
     if (id) dispatch("playerFailed", { id });
   });
   dom.noteForm.addEventListener("submit", addNote);
+  dom.summaryForm.addEventListener("submit", saveSummary);
+  dom.transcriptPdf.addEventListener("click", downloadPdf);
 
-  const forms = [dom.createForm, dom.editForm, dom.statusConfirmPanel];
+  const forms = [dom.createForm, dom.editForm, dom.statusConfirmPanel, dom.summaryForm];
   for (const form of [...forms, ...Object.values(dom.partyForms)]) {
     form.addEventListener("input", (event) => clearFieldProblem(event.target));
   }

@@ -293,6 +293,13 @@ const handlers = {
   noteAdded(s, { entry }) {
     if (s.case.record) s.case.record.transcript = [...s.case.record.transcript, entry];
   },
+  /** PUT …/summary answered: the summary is the record's newest entry of kind "summary". */
+  summarySaved(s, { summary }) {
+    const record = s.case.record;
+    if (!record || record.transcript.some((e) => e.seq === summary.seq)) return;
+    const entry = { ...summary, kind: "summary", author_role: "mediator" };
+    record.transcript = [...record.transcript, entry];
+  },
 
   toastShown(s, { key, params = {} }) {
     s.toast = { key, params };

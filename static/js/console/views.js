@@ -17,6 +17,7 @@ import {
   isConcluded,
   nextStatuses,
 } from "./domain.js";
+import { transcriptPageUrl } from "./api.js";
 import { qrSvg } from "./qr.js";
 import { caseHash, listHash } from "./routes.js";
 
@@ -113,6 +114,14 @@ export const dom = {
   noteInput: $("note-input"),
   noteError: $("note-error"),
   noteSubmit: $("note-submit"),
+  summaryForm: $("summary-form"),
+  summaryInput: $("summary-input"),
+  summarySaved: $("summary-saved"),
+  summaryError: $("summary-error"),
+  summarySubmit: $("summary-submit"),
+  transcriptView: $("transcript-view"),
+  transcriptPdf: $("transcript-pdf"),
+  transcriptPdfError: $("transcript-pdf-error"),
   recordingsRefresh: $("recordings-refresh"),
   recordingsError: $("recordings-error"),
   recordings: $("recordings"),
@@ -1016,6 +1025,39 @@ function renderRecord(s) {
   renderFormError(dom.noteError, dom.noteForm, s.errors.note, "note");
 }
 
+// ---- the transcript document -----------------------------------------------------------------
+
+/** The current summary: the record's newest entry of kind "summary", or null. */
+export function currentSummary(record) {
+  const summaries = (record?.transcript ?? []).filter((e) => e.kind === "summary");
+  return summaries.at(-1) ?? null;
+}
+
+function renderTranscriptDoc(s, c) {
+  const summary = currentSummary(s.case.record);
+  // The box shows the saved summary when the case opens or a new one is saved; what the
+  // mediator is typing stays through refreshes and a change of language.
+  const shown = `${c.number}|${summary?.seq ?? ""}`;
+  if (s.case.record && dom.summaryInput.dataset.shown !== shown) {
+    dom.summaryInput.dataset.shown = shown;
+    dom.summaryInput.value = summary?.text ?? "";
+  }
+  dom.summarySaved.textContent = summary
+    ? t("console.doc.summary.saved", { time: formatDateTime(summary.at), author: summary.author })
+    : t("console.doc.summary.none");
+  const saving = Boolean(s.busy.summary);
+  dom.summarySubmit.disabled = saving || !s.case.record;
+  dom.summarySubmit.textContent = t(saving ? "console.saving" : "console.doc.summary.submit");
+  renderFormError(dom.summaryError, dom.summaryForm, s.errors.summary, "summary");
+
+  dom.transcriptView.setAttribute("href", transcriptPageUrl(c.number));
+  const making = Boolean(s.busy.pdf);
+  dom.transcriptPdf.disabled = making;
+  dom.transcriptPdf.setAttribute("aria-busy", String(making));
+  dom.transcriptPdf.textContent = t(making ? "console.doc.pdf.busy" : "console.doc.pdf");
+  renderFormError(dom.transcriptPdfError, null, s.errors.pdf, "pdf");
+}
+
 // ---- recordings ------------------------------------------------------------------------------
 
 /** `m:ss` (or `h:mm:ss`) of a duration in seconds. */
@@ -1164,6 +1206,7 @@ function renderCase(s) {
   renderSittings(s);
   renderInvitations(s, c);
   renderRecord(s);
+  renderTranscriptDoc(s, c);
   renderRecordings(s);
 }
 
