@@ -173,7 +173,12 @@ def case_out(case: Case, rules: OfficeRules, reveal: bool = False) -> s.CaseOut:
     )
 
 
-async def _case(session: AsyncSession, mediator: Mediator, number: str) -> Case:
+async def office_case(
+    session: AsyncSession, mediator: Mediator, number: str, *, own: bool = False
+) -> Case:
+    """The case of that number in the mediator's office — or, with ``own``, only if it is this
+    mediator's own case (recordings, the transcript document: the most sensitive parts) — else
+    404, as if it did not exist."""
     case = (
         await session.execute(
             select(Case)
@@ -181,8 +186,9 @@ async def _case(session: AsyncSession, mediator: Mediator, number: str) -> Case:
             .options(selectinload(Case.parties))
         )
     ).scalar_one_or_none()
-    if case is None:
-        raise ApiError(404, "case_not_found", f"no case {number!r} in your office")
+    if case is None or (own and case.mediator_id != mediator.id):
+        where = "of yours" if own else "in your office"
+        raise ApiError(404, "case_not_found", f"no case {number!r} {where}")
     return case
 
 
@@ -233,7 +239,7 @@ async def create_case(request: web.Request) -> web.Response:
                 raise
     async with sessions(request)() as session:
         return respond(
-            case_out(await _case(session, mediator, number), request.app[OFFICE]), status=201
+            case_out(await office_case(session, mediator, number), request.app[OFFICE]), status=201
         )
 
 
@@ -295,7 +301,7 @@ async def get_case(request: web.Request) -> web.Response:
     mediator = await current_mediator(request)
     reveal = request.query.get("reveal") == "1"
     async with sessions(request)() as session, session.begin():
-        case = await _case(session, mediator, request.match_info["number"])
+        case = await office_case(session, mediator, request.match_info["number"])
         if reveal:  # seeing full personal data leaves a trace in the case's chain
             await repo.lock_case(session, case.id)
             await repo.append_audit(session, case.id, mediator.username, "personal_data_viewed", {})
@@ -316,10 +322,10 @@ async def update_case(request: web.Request) -> web.Response:
         raise ApiError(422, "invalid_payload", f"category: must be one of {', '.join(categories)}")
     number = request.match_info["number"]
     async with sessions(request)() as session, session.begin():
-        case = await _case(session, mediator, number)
+        case = await office_case(session, mediator, number)
         await repo.update_case(session, case.id, mediator.username, changes)
     async with sessions(request)() as session:
-        return respond(case_out(await _case(session, mediator, number), request.app[OFFICE]))
+        return respond(case_out(await office_case(session, mediator, number), request.app[OFFICE]))
 
 
 async def close_sitting(request: web.Request) -> web.Response:
@@ -331,7 +337,7 @@ async def close_sitting(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise ApiError(404, "sitting_not_found", "no such sitting") from exc
     async with sessions(request)() as session:
-        case = await _case(session, mediator, number)
+        case = await office_case(session, mediator, number)
         sitting = await session.get(Sitting, sitting_id)
         if sitting is None or sitting.case_id != case.id:
             raise ApiError(404, "sitting_not_found", f"case {number} has no sitting {sitting_id}")
@@ -354,7 +360,7 @@ async def change_status(request: web.Request) -> web.Response:
     body = await read_body(request, s.StatusIn)
     number = request.match_info["number"]
     async with sessions(request)() as session, session.begin():
-        case = await _case(session, mediator, number)
+        case = await office_case(session, mediator, number)
         await repo.change_status(
             session,
             case.id,
@@ -365,7 +371,7 @@ async def change_status(request: web.Request) -> web.Response:
             amount_recovered=body.amount_recovered,
         )
     async with sessions(request)() as session:
-        return respond(case_out(await _case(session, mediator, number), request.app[OFFICE]))
+        return respond(case_out(await office_case(session, mediator, number), request.app[OFFICE]))
 
 
 async def add_party(request: web.Request) -> web.Response:
@@ -373,7 +379,7 @@ async def add_party(request: web.Request) -> web.Response:
     body = await read_body(request, s.PartyIn)
     number = request.match_info["number"]
     async with sessions(request)() as session, session.begin():
-        case = await _case(session, mediator, number)
+        case = await office_case(session, mediator, number)
         if any(p.role == body.role for p in case.parties):
             raise ApiError(409, "conflict", f"the case has a {body.role} already")
         await repo.add_party(
@@ -389,7 +395,7 @@ async def add_party(request: web.Request) -> web.Response:
         )
     async with sessions(request)() as session:
         return respond(
-            case_out(await _case(session, mediator, number), request.app[OFFICE]), status=201
+            case_out(await office_case(session, mediator, number), request.app[OFFICE]), status=201
         )
 
 
@@ -404,7 +410,7 @@ async def issue_invitations(request: web.Request) -> web.Response:
     expires = int(time.time()) + body.valid_hours * 3600
     expires_at = dt.datetime.fromtimestamp(expires, dt.UTC)
     async with sessions(request)() as session, session.begin():
-        case = await _case(session, mediator, request.match_info["number"])
+        case = await office_case(session, mediator, request.match_info["number"])
         if not repo.next_statuses(case.status):
             raise ApiError(
                 409, "invalid_status_transition", f"the case is {case.status}: no new sittings"
@@ -450,7 +456,7 @@ async def issue_invitations(request: web.Request) -> web.Response:
 async def list_invitations(request: web.Request) -> web.Response:
     mediator = await current_mediator(request)
     async with sessions(request)() as session:
-        case = await _case(session, mediator, request.match_info["number"])
+        case = await office_case(session, mediator, request.match_info["number"])
         rows = (
             await session.execute(
                 select(Invitation)
@@ -482,7 +488,7 @@ async def revoke_invitation(request: web.Request) -> web.Response:
 async def get_record(request: web.Request) -> web.Response:
     mediator = await current_mediator(request)
     async with sessions(request)() as session:
-        case = await _case(session, mediator, request.match_info["number"])
+        case = await office_case(session, mediator, request.match_info["number"])
         sittings = (
             (
                 await session.execute(
@@ -509,7 +515,7 @@ async def add_note(request: web.Request) -> web.Response:
     mediator = await current_mediator(request)
     body = await read_body(request, s.NoteIn)
     async with sessions(request)() as session, session.begin():
-        case = await _case(session, mediator, request.match_info["number"])
+        case = await office_case(session, mediator, request.match_info["number"])
         entry = await repo.append_transcript(
             session,
             case.id,

@@ -22,8 +22,6 @@ from urllib.parse import quote, unquote
 
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases import db
 from cases import repository as repo
@@ -42,11 +40,11 @@ from cases.evidence import (
 )
 from cases.invitations import Invitation as InvitationClaims
 from cases.invitations import verify_token
-from cases.models import Case, Evidence, Mediator
+from cases.models import Evidence
 from rooms.errors import RoomNotFound
 from rooms.room import Room
 from server import api_schemas as s
-from server.api import respond
+from server.api import office_case, respond
 from server.auth import current_mediator
 from server.errors import ApiError
 from server.keys import DATABASE, GATEWAY, ROOMS, SETTINGS
@@ -381,17 +379,6 @@ async def file_response(request: web.Request, evidence: Evidence) -> web.StreamR
 # -- the mediator console ------------------------------------------------------------------
 
 
-async def _office_case(session: AsyncSession, mediator: Mediator, number: str) -> Case:
-    case = (
-        await session.execute(
-            select(Case).where(Case.number == number, Case.office_id == mediator.office_id)
-        )
-    ).scalar_one_or_none()
-    if case is None:
-        raise ApiError(404, "case_not_found", f"no case {number!r} in your office")
-    return case
-
-
 def _console_url(number: str, evidence_id: int) -> str:
     return f"/api/cases/{quote(number, safe='')}/evidence/{evidence_id}/file"
 
@@ -401,7 +388,7 @@ async def list_case_evidence(request: web.Request) -> web.Response:
     mediator = await current_mediator(request)
     number = request.match_info["number"]
     async with db.session_factory(request.app[DATABASE])() as session:
-        case = await _office_case(session, mediator, number)
+        case = await office_case(session, mediator, number)
         rows = await list_evidence(session, case.id)
     views = [
         s.EvidenceOut.model_validate(evidence_view(ev, "", url=_console_url(number, ev.id)))
@@ -415,7 +402,7 @@ async def case_evidence_file(request: web.Request) -> web.StreamResponse:
     mediator = await current_mediator(request)
     evidence_id = _evidence_id(request)
     async with db.session_factory(request.app[DATABASE])() as session:
-        case = await _office_case(session, mediator, request.match_info["number"])
+        case = await office_case(session, mediator, request.match_info["number"])
         evidence = await get_evidence(session, case.id, evidence_id)
     if evidence is None:
         raise _not_found(evidence_id)

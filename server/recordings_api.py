@@ -16,14 +16,13 @@ from urllib.parse import quote
 
 from aiohttp import web
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases import db
 from cases.invitations import ROLES
-from cases.models import Case, Invitation, Mediator, Recording
+from cases.models import Invitation, Recording
 from cases.recordings import list_recordings
 from server import api_schemas as s
-from server.api import respond
+from server.api import office_case, respond
 from server.auth import current_mediator
 from server.errors import ApiError
 from server.keys import DATABASE, SETTINGS
@@ -47,22 +46,6 @@ def _recording_id(request: web.Request) -> int:
     return int(raw)
 
 
-async def office_case(session: AsyncSession, mediator: Mediator, number: str) -> Case:
-    """The case of that number if it is this mediator's own, or 404 (as if it did not exist).
-
-    Recordings are the most sensitive part of the record: only the case's mediator hears them
-    (not every mediator of the office, as for the rest of the case; a supervisor role may come).
-    """
-    case = (
-        await session.execute(
-            select(Case).where(Case.number == number, Case.office_id == mediator.office_id)
-        )
-    ).scalar_one_or_none()
-    if case is None or case.mediator_id != mediator.id:
-        raise ApiError(404, "case_not_found", f"no case {number!r} of yours")
-    return case
-
-
 def file_url(number: str, recording_id: int) -> str:
     return f"/api/cases/{quote(number, safe='')}/recordings/{recording_id}/file"
 
@@ -72,7 +55,7 @@ async def list_case_recordings(request: web.Request) -> web.Response:
     mediator = await current_mediator(request)
     number = request.match_info["number"]
     async with db.session_factory(request.app[DATABASE])() as session:
-        case = await office_case(session, mediator, number)
+        case = await office_case(session, mediator, number, own=True)
         rows = await list_recordings(session, case.id)
         invitations = (
             (
@@ -117,7 +100,7 @@ async def case_recording_file(request: web.Request) -> web.StreamResponse:
     mediator = await current_mediator(request)
     recording_id = _recording_id(request)
     async with db.session_factory(request.app[DATABASE])() as session:
-        case = await office_case(session, mediator, request.match_info["number"])
+        case = await office_case(session, mediator, request.match_info["number"], own=True)
         recording = (
             await session.execute(
                 select(Recording).where(Recording.id == recording_id, Recording.case_id == case.id)

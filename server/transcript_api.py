@@ -18,11 +18,10 @@ from cases import db
 from cases import transcript_doc as doc
 from cases.pdf import PdfError
 from server import api_schemas as s
-from server.api import read_body, respond
+from server.api import office_case, read_body, respond
 from server.auth import current_mediator
 from server.errors import ApiError
 from server.keys import DATABASE, OFFICE
-from server.recordings_api import office_case
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ HTML_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
 async def _timeline(request: web.Request) -> dict[str, Any]:
     mediator = await current_mediator(request)
     async with db.session_factory(request.app[DATABASE])() as session:
-        case = await office_case(session, mediator, request.match_info["number"])
+        case = await office_case(session, mediator, request.match_info["number"], own=True)
         return await doc.build_timeline(session, case.id, timezone=request.app[OFFICE].timezone)
 
 
@@ -94,7 +93,7 @@ async def put_summary(request: web.Request) -> web.Response:
     mediator = await current_mediator(request)
     body = await read_body(request, s.SummaryIn)
     async with db.session_factory(request.app[DATABASE])() as session, session.begin():
-        case = await office_case(session, mediator, request.match_info["number"])
+        case = await office_case(session, mediator, request.match_info["number"], own=True)
         entry = await doc.set_summary(session, case.id, body.text, mediator.display_name)
         out = doc.summary_view(entry, request.app[OFFICE].timezone)
     return respond(s.TranscriptSummary.model_validate(out))
