@@ -308,6 +308,8 @@ class Recording(Base):
     """Seconds, as the file says."""
     sealed_after_crash: Mapped[bool] = mapped_column(Boolean, default=False)
     """The server died while the segment was open; it was repaired at the next start."""
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    """When the retention job deleted the file (its ``recording_deleted`` event says so)."""
 
 
 class Agreement(Base):

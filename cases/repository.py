@@ -177,6 +177,7 @@ async def verify_case(session: AsyncSession, case_id: int) -> list[ChainProblem]
         ).scalars()
     }
     described_recordings: set[int] = set()
+    deleted_recordings: set[int] = set()  # files the retention job deleted; rows stay
     case = await session.get(Case, case_id)
     described_case = [ev for ev in events if ev.kind in ("case_created", "case_updated")]
     if case is not None and described_case:
@@ -232,8 +233,23 @@ async def verify_case(session: AsyncSession, case_id: int) -> list[ChainProblem]
                 problems.append(ChainProblem(ev.seq, f"recording {recording_id} is missing"))
             elif any(getattr(segment, n) != ev.payload.get(n) for n in RECORDING_AUDITED):
                 problems.append(ChainProblem(ev.seq, f"recording {recording_id} was edited"))
+        elif ev.kind == "recording_deleted":  # by cases.recordings.purge_recordings
+            recording_id = int(ev.payload["recording_id"])
+            deleted_recordings.add(recording_id)
+            segment = recordings.get(recording_id)
+            if segment is not None and segment.deleted_at is None:
+                problems.append(
+                    ChainProblem(
+                        ev.seq, f"recording {recording_id} was deleted but its row says kept"
+                    )
+                )
     for recording_id in sorted(set(recordings) - described_recordings):
         problems.append(ChainProblem(0, f"recording {recording_id} is not in the audit chain"))
+    for recording_id, segment in sorted(recordings.items()):
+        if segment.deleted_at is not None and recording_id not in deleted_recordings:
+            problems.append(
+                ChainProblem(0, f"recording {recording_id} was deleted outside the retention job")
+            )
     for seq in sorted(set(entries) - described_entries):
         problems.append(ChainProblem(0, f"transcript entry {seq} is not in the audit chain"))
     for party_id in sorted(set(parties) - described_parties):

@@ -312,6 +312,7 @@ async def build_timeline(
                 "codecs": r.codecs,
                 "sha256": r.sha256,
                 "sealed_after_crash": r.sealed_after_crash,
+                "deleted_at": _local(r.deleted_at, zone),
             }
             for r in recordings
         ],
@@ -556,6 +557,13 @@ def _evidence_html(timeline: dict[str, Any]) -> str:
     )
 
 
+def _recording_remark(r: dict[str, Any]) -> str:
+    remarks = ["服务中断后封存"] if r["sealed_after_crash"] else []
+    if r["deleted_at"]:
+        remarks.append("文件已按保存期限删除，哈希保留")
+    return "；".join(remarks)
+
+
 def _recordings_html(timeline: dict[str, Any]) -> str:
     if not timeline["recordings"]:
         return '<p class="empty">无。</p>'
@@ -564,7 +572,7 @@ def _recordings_html(timeline: dict[str, Any]) -> str:
         f"<td>{_e(r['sitting'])}</td><td>{_e(r['participant'])}</td>"
         f"<td>{_e(_time(r['started_at']))}</td><td>{_e(_duration(r['duration']))}</td>"
         f'<td class="hash">{_e(_short(r["sha256"]))}</td>'
-        f"<td>{'服务中断后封存' if r['sealed_after_crash'] else ''}</td>"
+        f"<td>{_e(_recording_remark(r))}</td>"
         "</tr>"
         for r in timeline["recordings"]
     )

@@ -19,12 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cases import db
 from cases import repository as repo
 from cases.models import Case, Mediator, Office
+from server import retention
 from server.access_log import AccessLogger
 from server.app import create_app
 from server.config import ENV_PREFIX, Settings, load_secret, parse_ice_servers
 from server.database import SchemaMismatch, database_url, open_database
 from server.demo import DEMO_USER, demo_account, seed_demo
 from server.keys import ROOMS
+from server.office import load_office_rules
 
 ROLE_LABELS = {
     "mediator": "调解员 mediator",
@@ -105,6 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("case_number", help="the case number, e.g. 2026-000123")
     database_options(verify)
 
+    recordings = commands.add_parser("recordings", help="recorded segments")
+    recording_commands = recordings.add_subparsers(dest="recordings_command", required=True)
+    purge = recording_commands.add_parser(
+        "purge",
+        help="delete the recordings of cases concluded longer ago than the office's "
+        "recording_retention_days (the hashes and the audit chain stay)",
+    )
+    purge.add_argument("--dry-run", action="store_true", help="list what would go; change nothing")
+    purge.add_argument("--office-config", type=Path, default=serve.get_default("office_config"))
+    database_options(purge)
+
     admin = commands.add_parser("admin", help="accounts")
     admin_commands = admin.add_subparsers(dest="admin_command", required=True)
     create = admin_commands.add_parser(
@@ -180,6 +193,35 @@ async def verify_case(args: argparse.Namespace) -> None:
             print(f"  {where}: {problem.reason}")
         sys.exit(1)
     print(f"case {args.case_number}: intact ({events} audit events)")
+
+
+async def purge_recordings(args: argparse.Namespace) -> None:
+    rules = load_office_rules(args.office_config)
+    if rules.recording_retention_days is None:
+        sys.exit(
+            "mediation-room: the office rules (--office-config) set no recording_retention_days: "
+            "recordings are kept forever, nothing was deleted"
+        )
+    engine = await _open(args)
+    try:
+        gone = await retention.purge(engine, args.data_dir, rules, dry_run=args.dry_run)
+        async with db.session_factory(engine)() as session:
+            ids = {r.case_id for r in gone}
+            rows = await session.execute(select(Case.id, Case.number).where(Case.id.in_(ids)))
+            numbers = {case_id: number for case_id, number in rows}
+    finally:
+        await engine.dispose()
+    verb = "would delete" if args.dry_run else "deleted"
+    for recording in gone:
+        print(
+            f"{verb}: case {numbers.get(recording.case_id)} recording {recording.id} "
+            f"{recording.path} ({recording.size} bytes, sha256 {recording.sha256})"
+        )
+    cases = len({r.case_id for r in gone})
+    print(
+        f"{verb} {len(gone)} recording file(s) of {cases} case(s) "
+        f"(kept {rules.recording_retention_days} days after their case concluded)"
+    )
 
 
 def _new_password() -> str:
@@ -268,6 +310,8 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(db_upgrade(args))
         elif args.command == "verify":
             asyncio.run(verify_case(args))
+        elif args.command == "recordings" and args.recordings_command == "purge":
+            asyncio.run(purge_recordings(args))
         elif args.command == "admin" and args.admin_command == "create-mediator":
             asyncio.run(create_mediator(args))
     except ValueError as exc:

@@ -219,8 +219,11 @@ class RecordingOut(BaseModel):
     """The server died while this segment was open; it was repaired at the next start."""
     content_type: str
     """``video/webm`` or ``video/x-matroska``: what the file is served as."""
-    url: str
-    """Where to fetch the file (the same session cookie; range requests supported)."""
+    deleted_at: dt.datetime | None
+    """When the retention job deleted the file (the row, its hash and size stay on record)."""
+    url: str | None
+    """Where to fetch the file (the same session cookie; range requests supported); ``None``
+    once the file is deleted."""
 
 
 class RecordingList(BaseModel):
@@ -329,6 +332,8 @@ class TranscriptRecording(BaseModel):
     codecs: str
     sha256: str | None
     sealed_after_crash: bool
+    deleted_at: str | None = None
+    """When the retention job deleted the file (the row and its hash stay)."""
 
 
 class TranscriptProblem(BaseModel):

@@ -21,6 +21,7 @@ from server.config import Settings
 from server.errors import api_errors
 from server.keys import DATABASE, GATEWAY, OFFICE, ROOMS, SETTINGS
 from server.office import load_office_rules
+from server.retention import retention_ctx
 from server.routes import setup_routes
 from signaling.gateway import Gateway
 
@@ -108,4 +109,5 @@ def create_app(settings: Settings, engine: AsyncEngine) -> web.Application:
     gateway.attach(app)
     setup_routes(app)
     app.cleanup_ctx.append(_rooms_ctx)
+    app.cleanup_ctx.append(retention_ctx)
     return app

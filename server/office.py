@@ -2,8 +2,8 @@
 
 Read from a JSON file (``--office-config``), because they change by year and by office:
 ``{"categories": [...], "holidays": ["2026-10-01", ...], "makeup_days": ["2026-10-10"],
-"acceptance_days": 7, "mediation_days": 45, "warn_days": 2, "timezone": "Asia/Shanghai"}`` —
-every key optional.
+"acceptance_days": 7, "mediation_days": 45, "warn_days": 2, "timezone": "Asia/Shanghai",
+"recording_retention_days": 365}`` — every key optional.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ class OfficeRules:
     deadlines: DeadlineRules = field(default_factory=DeadlineRules)
     timezone: str = "Asia/Shanghai"
     """Whose calendar day counts: receipt, acceptance, deadlines are dates in this zone."""
+    recording_retention_days: int | None = None
+    """Calendar days after a case concludes until its recordings' files are deleted (the rows,
+    hashes and audit events stay); ``None`` keeps them forever."""
 
     def today(self) -> dt.date:
         return dt.datetime.now(ZoneInfo(self.timezone)).date()
@@ -60,6 +63,7 @@ def load_office_rules(path: Path | None) -> OfficeRules:
         "mediation_days",
         "warn_days",
         "timezone",
+        "recording_retention_days",
     }
     if unknown:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
@@ -88,8 +92,18 @@ def load_office_rules(path: Path | None) -> OfficeRules:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
         raise ValueError(f"{path}: timezone {timezone!r} is not a known time zone") from exc
+    retention = data.get("recording_retention_days")
+    # bool is an int in Python; ``true`` is not a number of days.
+    if retention is not None and (
+        not isinstance(retention, int) or isinstance(retention, bool) or not 1 <= retention <= 36500
+    ):
+        raise ValueError(
+            f"{path}: recording_retention_days must be a whole number of calendar days, "
+            "1–36500, or null to keep recordings forever"
+        )
     return OfficeRules(
         timezone=timezone,
+        recording_retention_days=retention,
         categories=tuple(categories),
         calendar=WorkingCalendar.of(dates("holidays"), dates("makeup_days")),
         deadlines=DeadlineRules(

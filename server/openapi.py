@@ -99,7 +99,8 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | 
     (
         "get",
         "/api/cases/{number}/recordings/{recording_id}/file",
-        "One recorded segment (WebM or Matroska; range requests supported, so a player can seek)",
+        "One recorded segment (WebM or Matroska; range requests supported, so a player can"
+        " seek); 410 recording_deleted once the retention job deleted its file",
         None,
         None,
     ),

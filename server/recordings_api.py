@@ -4,7 +4,8 @@ Only a mediator's session reaches them (an invitation token does not: parties ne
 recordings), and only for a case of the mediator's office — another office's case answers 404
 as if it did not exist, like every other case route. Files are served as stored, with range
 requests, so the console's ``<video>`` can seek; a path on the record that resolves outside
-``<data dir>/recordings`` is never served.
+``<data dir>/recordings`` is never served. A segment whose file the retention job deleted
+(``server.retention``) stays listed, with its hash, and its file answers 410.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ async def list_case_recordings(request: web.Request) -> web.Response:
                 sha256=row.sha256,
                 sealed_after_crash=row.sealed_after_crash,
                 content_type=content_type(row.path),
-                url=file_url(number, row.id),
+                deleted_at=row.deleted_at,
+                url=None if row.deleted_at else file_url(number, row.id),
             )
         )
     return respond(s.RecordingList(recordings=views))
@@ -108,6 +110,13 @@ async def case_recording_file(request: web.Request) -> web.StreamResponse:
         ).scalar_one_or_none()
     if recording is None:
         raise _not_found(recording_id)
+    if recording.deleted_at is not None:
+        raise ApiError(
+            410,
+            "recording_deleted",
+            f"the file of recording {recording.id} was deleted at the end of its retention "
+            "period; its hash stays on record",
+        )
     data_dir = request.app[SETTINGS].data_dir
     path, problem = await asyncio.to_thread(locate, data_dir, recording.path)
     if path is None:

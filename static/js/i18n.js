@@ -407,6 +407,7 @@ export const MESSAGES = {
     "console.err.invalid_field": "请检查填写的内容。",
     "console.err.sitting_not_found": "没有找到这场调解。",
     "console.err.recording_not_found": "没有找到这一段录音录像。",
+    "console.err.recording_deleted": "这一段已按保存期限删除（哈希保留）。",
     "console.err.summary.required": "请填写小结内容。",
     "console.err.pdf_missing_glyphs":
       "笔录中有字体无法显示的字符（生僻字或特殊符号），生成不了 PDF。可以先“查看笔录”后用浏览器打印。",
@@ -635,6 +636,7 @@ export const MESSAGES = {
     "console.recordings.sealed.title":
       "录制时服务器意外停止，这一段在重启后封存，最后几秒可能缺失。",
     "console.recordings.audio_only": "仅声音",
+    "console.recordings.deleted": "已按保存期限删除（哈希保留）",
     "console.recordings.play": "播放",
     "console.recordings.playing": "正在播放",
     "console.recordings.play.label": "播放{who} {time} 开始的一段",
@@ -1086,6 +1088,7 @@ export const MESSAGES = {
     "console.err.invalid_field": "Please check what you entered.",
     "console.err.sitting_not_found": "No such sitting.",
     "console.err.recording_not_found": "That recording was not found.",
+    "console.err.recording_deleted": "That segment was deleted at the end of the retention period (its hash is kept).",
     "console.err.summary.required": "Write the summary first.",
     "console.err.pdf_missing_glyphs":
       "The transcript holds characters no installed font can draw (rare characters or symbols), so no PDF can be made. View the transcript and print it from the browser instead.",
@@ -1320,6 +1323,7 @@ export const MESSAGES = {
     "console.recordings.sealed.title":
       "The server stopped unexpectedly while recording; this segment was sealed at the restart and may lack its last seconds.",
     "console.recordings.audio_only": "audio only",
+    "console.recordings.deleted": "Deleted at the end of the retention period (hash kept)",
     "console.recordings.play": "Play",
     "console.recordings.playing": "Playing",
     "console.recordings.play.label": "Play the segment of the {who} from {time}",

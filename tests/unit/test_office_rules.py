@@ -45,6 +45,9 @@ def test_a_file_sets_categories_holidays_and_deadlines(tmp_path: Path) -> None:
         ({"holidays": ["2026-13-01"]}, "holidays must be a list"),
         ({"mediation_days": 0}, "mediation_days must be"),
         ({"categories": []}, "categories must be"),
+        ({"recording_retention_days": 0}, "recording_retention_days must be"),
+        ({"recording_retention_days": "365"}, "recording_retention_days must be"),
+        ({"recording_retention_days": True}, "recording_retention_days must be"),
         ([], "expected a JSON object"),
     ],
 )
@@ -56,3 +59,12 @@ def test_mistakes_are_named(tmp_path: Path, data: object, message: str) -> None:
 def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot read"):
         load_office_rules(tmp_path / "missing.json")
+
+
+def test_recording_retention_is_off_unless_set(tmp_path: Path) -> None:
+    assert load_office_rules(None).recording_retention_days is None
+    assert load_office_rules(write(tmp_path, {})).recording_retention_days is None
+    rules = load_office_rules(write(tmp_path, {"recording_retention_days": 365}))
+    assert rules.recording_retention_days == 365
+    forever = load_office_rules(write(tmp_path, {"recording_retention_days": None}))
+    assert forever.recording_retention_days is None

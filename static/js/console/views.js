@@ -1129,25 +1129,34 @@ function recordingItem(r, s) {
           : null,
       ]),
       el("span", { class: "entry-meta" }, facts),
-      el("div", { class: "actions" }, [
-        el("button", {
-          type: "button",
-          class: playing ? "btn btn-primary" : "btn btn-secondary",
-          testid: "recording-play",
-          "data-action": "play-recording",
-          "data-id": String(r.id),
-          "aria-pressed": String(playing),
-          "aria-label": t("console.recordings.play.label", { who, time: start }),
-          text: t(playing ? "console.recordings.playing" : "console.recordings.play"),
-        }),
-      ]),
+      // The retention job deleted the file: the row and its hash stay, there is nothing to play.
+      r.deleted_at
+        ? el("p", {
+            class: "muted",
+            testid: "recording-deleted",
+            title: formatTime(r.deleted_at),
+            text: t("console.recordings.deleted"),
+          })
+        : el("div", { class: "actions" }, [
+            el("button", {
+              type: "button",
+              class: playing ? "btn btn-primary" : "btn btn-secondary",
+              testid: "recording-play",
+              "data-action": "play-recording",
+              "data-id": String(r.id),
+              "aria-pressed": String(playing),
+              "aria-label": t("console.recordings.play.label", { who, time: start }),
+              text: t(playing ? "console.recordings.playing" : "console.recordings.play"),
+            }),
+          ]),
     ],
   );
 }
 
 function renderPlayer(s) {
   const video = dom.recordingPlayer;
-  const r = (s.case.recordings ?? []).find((x) => x.id === s.case.playing) ?? null;
+  const r =
+    (s.case.recordings ?? []).find((x) => x.id === s.case.playing && !x.deleted_at) ?? null;
   dom.recordingPlayerBox.hidden = !r;
   if (!r) {
     if (video.hasAttribute("src")) {
