@@ -291,6 +291,10 @@ class BenchClient:
         """The mediator lets a party in from the lobby."""
         await self._command("admit", {"participant_id": participant_id})
 
+    async def start_recording(self) -> None:
+        """The mediator records everyone in the room (the ``record`` mode)."""
+        await self._command("start_recording", {})
+
     async def _command(self, event: str, payload: dict[str, Any]) -> None:
         ack = await self.sio.call(event, payload, timeout=30)
         if not isinstance(ack, dict) or not ack.get("ok", False):

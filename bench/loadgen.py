@@ -102,6 +102,8 @@ async def run(config: dict[str, Any]) -> None:
             for c in room_clients:
                 if c is not mediator:
                     await mediator.admit(c.role)
+            if config.get("record"):
+                await mediator.start_recording()
         expected = len(config["rooms"]) * 6
         deadline = time.monotonic() + config["setup_timeout"]
         flowing = 0

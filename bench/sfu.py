@@ -4,8 +4,10 @@ Run by hand (not in CI), from the repository root::
 
     .venv/bin/python bench/sfu.py --rooms 1 --seconds 15 --json
 
-For each forwarding mode (``packet``, the product, then ``relay``, aiortc's decode/re-encode
-``MediaRelay`` as the baseline — same rooms, same duration, one run) it starts ONE server process
+For each mode (``packet``, the product; ``record``, the same while the mediator records every
+participant — the recorders' cost beside the forwarding's; then ``relay``, aiortc's
+decode/re-encode ``MediaRelay`` as the baseline — same rooms, same duration, one run) it starts
+ONE server process
 holding N rooms (``bench/launcher.py``), joins three aiortc participants per room from one or more
 client processes (``bench/loadgen.py``; 640×480 VP8 at 30 fps + Opus, pre-encoded and looped, see
 ``bench/media.py``; receivers count frames without decoding, see ``bench/client.py``), waits
@@ -56,7 +58,9 @@ import av  # noqa: E402
 from bench.client import ROLES  # noqa: E402
 from bench.media import VideoClip, cached_video_clip  # noqa: E402
 
-MODES = ("packet", "relay")
+MODES = ("packet", "record", "relay")
+"""``record``: packet forwarding while every participant is being recorded (the recorders'
+cost beside the forwarding's)."""
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 _servers: list[subprocess.Popen[bytes]] = []
 """Every server process started, so they die with the benchmark whatever happens."""
@@ -180,7 +184,8 @@ def start_server(mode: str, rooms: int, workdir: Path, budget: float) -> subproc
         "--rooms",
         str(rooms),
         "--forwarding",
-        mode,
+        "relay" if mode == "relay" else "packet",
+        *(["--record"] if mode == "record" else []),
         "--info-file",
         str(info_file),
         "--data-dir",
@@ -356,6 +361,7 @@ async def start_workers(
             "max_seconds": budget,
             "nice": args.client_nice,
             "receive_buffer": args.client_rcvbuf,
+            "record": bool(info.get("record")),
         }
         config_path = workdir / f"clients-{k}.json"
         write_json(config_path, config)
@@ -739,7 +745,13 @@ def combined(
             None if packet.get("fps_min") is None else packet["fps_min"] >= 25
         ),
     }
+    record = results.get("record", {})
+    if record.get("cpu_per_room") is not None and packet.get("cpu_per_room") is not None:
+        # What recording the three participants adds to a room's forwarding, per participant.
+        extra = (record["cpu_per_room"] - packet["cpu_per_room"]) / 3
+        out["recording_cpu_per_participant"] = round(extra, 4)
     out["packet"] = packet or None
+    out["record"] = record or None
     out["relay"] = relay or None
     return out
 
