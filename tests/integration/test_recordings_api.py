@@ -140,40 +140,37 @@ async def test_only_the_cases_office_may_list_or_fetch_recordings(
                 resp = await anonymous.get(path, headers=headers)
                 assert await error_code(resp, 401) == "not_logged_in"
 
-    # A mediator of another office: the case does not exist for them.
-    env = {**os.environ, "MEDIATION_ROOM_PASSWORD": "another-office-pw"}
-    subprocess.run(  # noqa: ASYNC221 (a one-off command line; nothing else runs meanwhile)
-        [sys.executable, "-m", "server", "admin", "create-mediator", "--data-dir",
-         str(server.data_dir), "--username", "zhao", "--display-name", "赵调解员",
-         "--office", "乙市市场监督管理局"],
-        cwd=ROOT, env=env, check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    stranger = await logged_in(server, "zhao", "another-office-pw")
-    try:
-        for path in paths:
-            assert await error_code(await stranger.get(path), 404) == "case_not_found"
-    finally:
-        await stranger.close()
-    # A colleague of the same office sees the case, but not its recordings.
-    env = {**os.environ, "MEDIATION_ROOM_PASSWORD": "colleague-pw"}
-    subprocess.run(  # noqa: ASYNC221 (a one-off command line; nothing else runs meanwhile)
-        [sys.executable, "-m", "server", "admin", "create-mediator", "--data-dir",
-         str(server.data_dir), "--username", "qian", "--display-name", "钱调解员",
-         "--office", "演示消费者协会"],
-        cwd=ROOT, env=env, check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    colleague = await logged_in(server, "qian", "colleague-pw")
-    try:
-        assert (await colleague.get(f"/api/cases/{number}")).status == 200
-        for path in paths:
-            assert await error_code(await colleague.get(path), 404) == "case_not_found"
-    finally:
-        await colleague.close()
+    # A mediator of another office: the case does not exist for them. A colleague of the same
+    # office sees the case, but not its recordings.
+    for username, office, sees_case in (
+        ("zhao", "乙市市场监督管理局", False),
+        ("qian", "演示消费者协会", True),
+    ):
+        other = await new_mediator(server, username, office)
+        try:
+            status = (await other.get(f"/api/cases/{number}")).status
+            assert status == (200 if sees_case else 404)
+            for path in paths:
+                assert await error_code(await other.get(path), 404) == "case_not_found"
+        finally:
+            await other.close()
 
     # No such recording in this case.
     for bad in ("999999", "x", "-1"):
         resp = await console.get(f"/api/cases/{number}/recordings/{bad}/file")
         assert await error_code(resp, 404) == "recording_not_found"
+
+
+async def new_mediator(server: RunningServer, username: str, office: str) -> aiohttp.ClientSession:
+    """A second mediator account (by the CLI), logged into the console API."""
+    env = {**os.environ, "MEDIATION_ROOM_PASSWORD": f"{username}-long-password"}
+    subprocess.run(  # noqa: ASYNC221 (a one-off command line; nothing else runs meanwhile)
+        [sys.executable, "-m", "server", "admin", "create-mediator", "--data-dir",
+         str(server.data_dir), "--username", username, "--display-name", f"{username}调解员",
+         "--office", office],
+        cwd=ROOT, env=env, check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return await logged_in(server, username, f"{username}-long-password")
 
 
 async def test_no_path_outside_the_recordings_directory_is_served(
