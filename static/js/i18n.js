@@ -408,6 +408,7 @@ export const MESSAGES = {
     "console.err.sitting_not_found": "没有找到这场调解。",
     "console.err.recording_not_found": "没有找到这一段录音录像。",
     "console.err.recording_deleted": "这一段已按保存期限删除（哈希保留）。",
+    "console.err.evidence_not_found": "没有找到这个证据文件。",
     "console.err.summary.required": "请填写小结内容。",
     "console.err.pdf_missing_glyphs":
       "笔录中有字体无法显示的字符（生僻字或特殊符号），生成不了 PDF。可以先“查看笔录”后用浏览器打印。",
@@ -644,6 +645,23 @@ export const MESSAGES = {
     "console.recordings.download": "下载这一段",
     "console.recordings.player_error":
       "这个浏览器播放不了这一段（{type}）。可以下载后用其他播放器打开。",
+
+    "console.evidence.heading": "证据",
+    "console.evidence.refresh": "刷新",
+    "console.evidence.text":
+      "当事人和调解员在调解室提交的文件（照片、PDF），按原样保存，每个文件的 SHA-256 都记在审计链中。只有本单位的调解员能查看。",
+    "console.evidence.none": "还没有提交的证据。",
+    "console.evidence.loading": "正在读取证据…",
+    "console.evidence.by": "提交人：{who}",
+    "console.evidence.at": "{time} 提交",
+    "console.evidence.hash": "SHA-256 {hash}…",
+    "console.evidence.view": "查看",
+    "console.evidence.viewing": "正在查看",
+    "console.evidence.view.label": "查看{name}",
+    "console.evidence.viewer.loading": "正在读取文件…",
+    "console.evidence.caption": "{name} · {who} · {time} 提交",
+    "console.evidence.heic": "浏览器无法显示 HEIC，请下载查看",
+    "console.evidence.download": "下载 {name}",
 
     "console.doc.heading": "调解笔录",
     "console.doc.text":
@@ -1089,6 +1107,7 @@ export const MESSAGES = {
     "console.err.sitting_not_found": "No such sitting.",
     "console.err.recording_not_found": "That recording was not found.",
     "console.err.recording_deleted": "That segment was deleted at the end of the retention period (its hash is kept).",
+    "console.err.evidence_not_found": "That evidence file was not found.",
     "console.err.summary.required": "Write the summary first.",
     "console.err.pdf_missing_glyphs":
       "The transcript holds characters no installed font can draw (rare characters or symbols), so no PDF can be made. View the transcript and print it from the browser instead.",
@@ -1331,6 +1350,23 @@ export const MESSAGES = {
     "console.recordings.download": "Download this segment",
     "console.recordings.player_error":
       "This browser cannot play this segment ({type}). Download it and open it with another player.",
+
+    "console.evidence.heading": "Evidence",
+    "console.evidence.refresh": "Refresh",
+    "console.evidence.text":
+      "The files (photos, PDFs) the parties and the mediator submitted in the room, kept exactly as received; each file's SHA-256 is in the audit chain. Only mediators of this office can see them.",
+    "console.evidence.none": "No evidence submitted yet.",
+    "console.evidence.loading": "Loading the evidence…",
+    "console.evidence.by": "Submitted by {who}",
+    "console.evidence.at": "submitted {time}",
+    "console.evidence.hash": "SHA-256 {hash}…",
+    "console.evidence.view": "View",
+    "console.evidence.viewing": "Viewing",
+    "console.evidence.view.label": "View {name}",
+    "console.evidence.viewer.loading": "Loading the file…",
+    "console.evidence.caption": "{name} · {who} · submitted {time}",
+    "console.evidence.heic": "Browsers cannot display HEIC; download the file to view it.",
+    "console.evidence.download": "Download {name}",
 
     "console.doc.heading": "Mediation transcript",
     "console.doc.text":

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from tests.e2e.room_support import new_sitting, open_and_join, png_bytes, wait_for
 from tests.support.i18n_check import i18n_problems
 from tests.support.server import RunningServer, run_server
 
@@ -287,6 +288,44 @@ def test_a_case_from_creation_to_the_room_and_its_record(
     expect(row).to_have_attribute("data-number", number)
     expect(row).to_contain_text("调解中")
     expect(row.get_by_test_id("deadline-flag")).to_have_text(re.compile("^(正常|临期|超期)$"))
+
+
+def test_evidence_submitted_in_the_room_is_listed_and_viewed_on_the_case(
+    console: Console, new_page: NewPage
+) -> None:
+    links = new_sitting(console.server, consumer_phone="13900001111", business_phone=None)
+    mediator = open_and_join(links, new_page, "mediator")
+    wait_for(mediator, lambda r: r["view"] == "room", "the mediator in the room")
+    mediator.get_by_test_id("tab-evidence").click()
+    mediator.get_by_test_id("evidence-input").set_input_files(
+        files=[{"name": "收据.png", "mimeType": "image/png", "buffer": png_bytes()}]
+    )
+    wait_for(mediator, lambda r: len(r["evidence"]["list"]) == 1, "uploaded")
+
+    page = new_page()
+    log_in(page, console)
+    found = call(page, "GET", "/api/cases?q=网购手机屏幕破裂退货纠纷")["cases"]
+    assert len(found) == 1, found
+    page.goto(f"{console.url}#/case/{found[0]['number']}")
+    item = page.get_by_test_id("evidence-item")
+    expect(item).to_have_count(1)
+    expect(item.get_by_test_id("evidence-name")).to_have_text("收据.png")
+    expect(item.get_by_test_id("evidence-who")).to_contain_text("调解员")
+    digest = item.get_by_test_id("evidence-hash")
+    expect(digest).to_have_text(re.compile(r"^SHA-256 [0-9a-f]{12}…$"))
+    assert re.fullmatch(r"[0-9a-f]{64}", digest.get_attribute("title") or ""), digest
+
+    item.get_by_test_id("evidence-view").click()
+    image = page.get_by_test_id("evidence-viewer").get_by_test_id("evidence-image")
+    expect(image).to_have_attribute("src", re.compile("^blob:"))
+    page.wait_for_function(
+        "document.querySelector('[data-testid=evidence-image]')?.naturalWidth === 96"
+    )
+    expect(item.get_by_test_id("evidence-view")).to_have_text("正在查看")
+    expect(page.get_by_test_id("evidence-viewer-caption")).to_contain_text("收据.png")
+    page.get_by_test_id("evidence-refresh").click()
+    expect(page.get_by_test_id("evidence-refresh")).to_be_enabled()
+    expect(page.get_by_test_id("evidence-error")).to_be_hidden()
 
 
 def test_list_filters_search_language_and_messages(console: Console, new_page: NewPage) -> None:

@@ -98,6 +98,11 @@ export const api = {
   /** {recordings: [{id, sitting_id, participant_id, role, name, started_at, ended_at, duration,
    * codecs, size, sha256, sealed_after_crash, content_type, url}]}; `url` plays in a <video>. */
   listRecordings: (number) => request("GET", `${casePath(number)}/recordings`),
+  /** {evidence: [{id, filename, content_type, size, sha256, submitted_by, role, at, url}]};
+   * `url` is fetched with evidenceFile (a PDF is served sandboxed: never opened directly). */
+  listEvidence: (number) => request("GET", `${casePath(number)}/evidence`),
+  /** One evidence file (its list entry's `url`) as a Blob of its content type. */
+  evidenceFile: (url) => file(url),
   /** The transcript document as a PDF Blob (made on the server, ≈ 1–2 s). */
   transcriptPdf: (number) => file(`${casePath(number)}/transcript.pdf`),
   /** {seq, at, author, text}: the summary as saved (the same text again saves nothing new). */

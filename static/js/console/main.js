@@ -24,6 +24,11 @@ let loadSeq = 0;
 let recordSeq = 0;
 let invitationsSeq = 0;
 let recordingsSeq = 0;
+let evidenceSeq = 0;
+/** Each "view" of an evidence file gets a number; a slower earlier fetch is dropped. */
+let viewSeq = 0;
+/** The blob URL the evidence viewer shows: revoked as soon as the state lets go of it. */
+let evidenceBlobUrl = null;
 
 let shown = "";
 subscribe(() => {
@@ -34,6 +39,11 @@ subscribe(() => {
     shown = now;
     window.scrollTo(0, 0);
   }
+});
+subscribe(() => {
+  const now = state.case.viewing?.blobUrl ?? null;
+  if (evidenceBlobUrl && evidenceBlobUrl !== now) URL.revokeObjectURL(evidenceBlobUrl);
+  evidenceBlobUrl = now;
 });
 
 // ---- failures -------------------------------------------------------------------------------
@@ -253,6 +263,7 @@ async function openCase(number) {
   dispatch("caseOpened", { number, batches: loadLinks(number) });
   refreshInvitations(); // on its own: a failure there leaves the rest of the case shown
   refreshRecordings(); // likewise
+  refreshEvidence(); // likewise
   try {
     const [data, record] = await Promise.all([api.getCase(number), api.getRecord(number)]);
     if (seq !== loadSeq) return;
@@ -290,6 +301,41 @@ async function refreshRecordings() {
   } catch (err) {
     if (seq !== recordingsSeq || loggedOutBy(err)) return;
     dispatch("actionFailed", { action: "recordings", ...codeOf(err) });
+  }
+}
+
+/** The case's evidence files (each is fetched into a blob URL to be viewed). */
+async function refreshEvidence() {
+  const number = state.case.number;
+  const seq = ++evidenceSeq;
+  dispatch("actionStarted", { action: "evidence" });
+  try {
+    const answer = await api.listEvidence(number);
+    if (seq !== evidenceSeq || state.case.number !== number) return;
+    dispatch("evidenceLoaded", { evidence: answer.evidence });
+    dispatch("actionDone", { action: "evidence" });
+  } catch (err) {
+    if (seq !== evidenceSeq || loggedOutBy(err)) return;
+    dispatch("actionFailed", { action: "evidence", ...codeOf(err) });
+  }
+}
+
+/**
+ * One file into the viewer: fetched with the session cookie and shown from a blob URL (the
+ * file's own address serves a PDF sandboxed, and would leave the console).
+ */
+async function viewEvidence(id) {
+  const item = (state.case.evidence ?? []).find((e) => e.id === id);
+  if (!item) return;
+  const seq = ++viewSeq;
+  dispatch("evidenceChosen", { id });
+  try {
+    const blob = await api.evidenceFile(item.url);
+    if (seq !== viewSeq || state.case.viewing?.id !== id) return;
+    dispatch("evidenceFetched", { id, blobUrl: URL.createObjectURL(blob) });
+  } catch (err) {
+    if (seq !== viewSeq || loggedOutBy(err)) return;
+    dispatch("evidenceFetchFailed", { id, ...codeOf(err) });
   }
 }
 
@@ -664,6 +710,13 @@ function bindControls() {
     const id = Number(dom.recordingPlayer.dataset.id);
     if (id) dispatch("playerFailed", { id });
   });
+  dom.evidenceRefresh.addEventListener("click", refreshEvidence);
+  dom.evidence.addEventListener("click", (event) => {
+    const button = event.target.closest('[data-action="view-evidence"]');
+    if (!button) return;
+    viewEvidence(Number(button.dataset.id)); // shows the viewer (loading) at once
+    dom.evidenceViewerBox.scrollIntoView({ block: "nearest" });
+  });
   dom.noteForm.addEventListener("submit", addNote);
   dom.summaryForm.addEventListener("submit", saveSummary);
   dom.transcriptPdf.addEventListener("click", downloadPdf);
@@ -687,6 +740,11 @@ function snapshot() {
     caseStatus: state.view === "case" ? (state.case.data?.status ?? null) : null,
     recordings: state.view === "case" ? (state.case.recordings?.length ?? null) : null,
     playing: state.view === "case" ? state.case.playing : null,
+    evidence: state.view === "case" ? (state.case.evidence?.length ?? null) : null,
+    viewing:
+      state.view === "case" && state.case.viewing
+        ? { id: state.case.viewing.id, status: state.case.viewing.status }
+        : null,
     editing: state.view === "case" && state.case.editing,
     lastError: state.lastError,
     loading: state.list.loading || state.case.loading,

@@ -52,6 +52,10 @@ export const state = {
     /** The segment in the player: its id, and whether the browser could not play it. */
     playing: null,
     playerFailed: false,
+    /** GET /api/cases/{number}/evidence: the files submitted in the rooms; null until known. */
+    evidence: null,
+    /** The file in the viewer: {id, status: "loading"|"ready"|"failed", blobUrl, code}. */
+    viewing: null,
   },
   /** Per action on the case page (status, party.consumer, invite, note, …): {code, message}. */
   errors: {},
@@ -107,6 +111,8 @@ const handlers = {
       recordings: null,
       playing: null,
       playerFailed: false,
+      evidence: null,
+      viewing: null,
       revealed: false,
       editing: false,
     };
@@ -168,6 +174,8 @@ const handlers = {
         recordings: null,
         playing: null,
         playerFailed: false,
+        evidence: null,
+        viewing: null,
       };
       s.errors = {};
       s.busy = {};
@@ -210,6 +218,20 @@ const handlers = {
   },
   playerFailed(s, { id }) {
     if (s.case.playing === id) s.case.playerFailed = true;
+  },
+
+  evidenceLoaded(s, { evidence }) {
+    s.case.evidence = evidence;
+    if (!evidence.some((e) => e.id === s.case.viewing?.id)) s.case.viewing = null;
+  },
+  evidenceChosen(s, { id }) {
+    s.case.viewing = { id, status: "loading", blobUrl: null, code: null };
+  },
+  evidenceFetched(s, { id, blobUrl }) {
+    if (s.case.viewing?.id === id) s.case.viewing = { id, status: "ready", blobUrl, code: null };
+  },
+  evidenceFetchFailed(s, { id, code }) {
+    if (s.case.viewing?.id === id) s.case.viewing = { id, status: "failed", blobUrl: null, code };
   },
 
   actionStarted(s, { action }) {

@@ -130,6 +130,13 @@ export const dom = {
   recordingPlayerCaption: $("recording-player-caption"),
   recordingPlayerError: $("recording-player-error"),
   recordingDownload: $("recording-download"),
+  evidenceRefresh: $("evidence-refresh"),
+  evidenceError: $("evidence-error"),
+  evidence: $("evidence"),
+  evidenceViewerBox: $("evidence-viewer-box"),
+  evidenceViewer: $("evidence-viewer"),
+  evidenceViewerCaption: $("evidence-viewer-caption"),
+  evidenceViewerError: $("evidence-viewer-error"),
 };
 
 // ---- small helpers --------------------------------------------------------------------------
@@ -1198,6 +1205,149 @@ function renderRecordings(s) {
   renderPlayer(s);
 }
 
+// ---- evidence --------------------------------------------------------------------------------
+
+function evidenceWho(e) {
+  const role = e.role ? roleLabel(e.role) : "";
+  return [role, e.submitted_by].filter(Boolean).join(" ");
+}
+
+/** How the viewer shows a file: a picture, a PDF page, or (HEIC, unknown) a download link. */
+function evidenceKind(e) {
+  if (e.content_type === "image/heic") return "heic";
+  if (e.content_type === "application/pdf") return "pdf";
+  if (e.content_type.startsWith("image/")) return "image";
+  return "other";
+}
+
+function evidenceItem(e, s) {
+  const viewing = s.case.viewing?.id === e.id;
+  const facts = [
+    el("span", {
+      testid: "evidence-when",
+      title: formatDateTime(e.at),
+      text: t("console.evidence.at", { time: formatDateTime(e.at) }),
+    }),
+    el("span", { testid: "evidence-size", text: sizeOf(e.size) }),
+    e.sha256
+      ? el("span", {
+          testid: "evidence-hash",
+          title: e.sha256,
+          text: t("console.evidence.hash", { hash: e.sha256.slice(0, 12) }),
+        })
+      : null,
+  ];
+  return el(
+    "li",
+    {
+      testid: "evidence-item",
+      "data-evidence-id": String(e.id),
+      "data-content-type": e.content_type,
+      "data-viewing": String(viewing),
+    },
+    [
+      el("p", { class: "party-head" }, [
+        el("strong", { class: "evidence-name", testid: "evidence-name", text: e.filename }),
+      ]),
+      el("span", {
+        class: "muted",
+        testid: "evidence-who",
+        text: t("console.evidence.by", { who: evidenceWho(e) }),
+      }),
+      el("span", { class: "entry-meta" }, facts),
+      el("div", { class: "actions" }, [
+        el("button", {
+          type: "button",
+          class: viewing ? "btn btn-primary" : "btn btn-secondary",
+          testid: "evidence-view",
+          "data-action": "view-evidence",
+          "data-id": String(e.id),
+          "aria-pressed": String(viewing),
+          "aria-label": t("console.evidence.view.label", { name: e.filename }),
+          text: t(viewing ? "console.evidence.viewing" : "console.evidence.view"),
+        }),
+      ]),
+    ],
+  );
+}
+
+function viewerContent(e, v) {
+  if (v.status === "loading") {
+    const text = t("console.evidence.viewer.loading");
+    return [el("p", { class: "muted", testid: "evidence-viewer-loading", text })];
+  }
+  if (v.status !== "ready") return [];
+  const kind = evidenceKind(e);
+  if (kind === "image") {
+    return [
+      el("img", {
+        class: "evidence-image",
+        testid: "evidence-image",
+        src: v.blobUrl,
+        alt: e.filename,
+      }),
+    ];
+  }
+  if (kind === "pdf") {
+    return [
+      el("iframe", {
+        class: "evidence-pdf",
+        testid: "evidence-pdf",
+        src: v.blobUrl,
+        title: e.filename,
+      }),
+    ];
+  }
+  return [
+    kind === "heic"
+      ? el("p", { class: "hint-warn", testid: "evidence-heic", text: t("console.evidence.heic") })
+      : null,
+    el("a", {
+      class: "btn btn-secondary",
+      testid: "evidence-download",
+      href: v.blobUrl,
+      download: e.filename,
+      text: t("console.evidence.download", { name: e.filename }),
+    }),
+  ];
+}
+
+function renderEvidenceViewer(s) {
+  const v = s.case.viewing;
+  const e = v ? ((s.case.evidence ?? []).find((x) => x.id === v.id) ?? null) : null;
+  dom.evidenceViewerBox.hidden = !e;
+  const signature = JSON.stringify(e && [e.id, e.content_type, e.filename, v.status, v.blobUrl]);
+  rebuild(dom.evidenceViewer, signature, () => {
+    dom.evidenceViewer.replaceChildren(...(e ? viewerContent(e, v) : []));
+  });
+  if (!e) return;
+  dom.evidenceViewer.dataset.status = v.status;
+  dom.evidenceViewerCaption.textContent = t("console.evidence.caption", {
+    name: e.filename,
+    who: evidenceWho(e),
+    time: formatDateTime(e.at),
+  });
+  const failed = v.status === "failed";
+  dom.evidenceViewerError.hidden = !failed;
+  dom.evidenceViewerError.textContent = failed ? errorWords(v.code, "evidence") : "";
+}
+
+function renderEvidence(s) {
+  const list = s.case.evidence;
+  dom.evidenceRefresh.disabled = Boolean(s.busy.evidence);
+  renderFormError(dom.evidenceError, null, s.errors.evidence, "evidence");
+  const signature = JSON.stringify([list, s.case.viewing?.id ?? null]);
+  rebuild(dom.evidence, signature, () => {
+    const note = (key) => [el("li", { class: "muted", text: t(key) })];
+    let items;
+    if (list === null) items = note("console.evidence.loading");
+    else if (!list.length) items = note("console.evidence.none");
+    else items = list.map((e) => evidenceItem(e, s));
+    dom.evidence.replaceChildren(...items);
+  });
+  renderEvidenceViewer(s);
+}
+
 function renderCase(s) {
   const { data: c, loading, error } = s.case;
   dom.caseLoading.hidden = !(loading && !c);
@@ -1217,6 +1367,7 @@ function renderCase(s) {
   renderRecord(s);
   renderTranscriptDoc(s, c);
   renderRecordings(s);
+  renderEvidence(s);
 }
 
 export function render(s) {
