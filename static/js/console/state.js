@@ -2,6 +2,44 @@
 
 import { createStore } from "../shared.js";
 
+/** A case page with nothing loaded yet (`number` null: none open). */
+function freshCase(number = null, batches = []) {
+  return {
+    number,
+    /** GET /api/cases/{number} (masked unless `revealed`). */
+    data: null,
+    /** GET /api/cases/{number}/record. */
+    record: null,
+    revealed: false,
+    loading: false,
+    error: null,
+    /** The next status the mediator tapped, waiting for confirmation. */
+    pendingStatus: null,
+    /**
+     * The invitation whose "withdraw" was tapped, waiting for confirmation: {id, where}, where
+     * is "batch" (a card with its link, issued from this tab) or "list" (the server's list).
+     */
+    pendingRevoke: null,
+    /** The sitting id whose "end this sitting" was tapped, waiting for confirmation. */
+    pendingClose: null,
+    /** Whether the case's details are open for editing. */
+    editing: false,
+    /** Invitations issued from this tab, newest sitting first: [{room_id, invitations}]. */
+    batches,
+    /** GET /api/cases/{number}/invitations: every invitation, without links; null until known. */
+    invitations: null,
+    /** GET /api/cases/{number}/recordings: the recorded segments; null until known. */
+    recordings: null,
+    /** The segment in the player: its id, and whether the browser could not play it. */
+    playing: null,
+    playerFailed: false,
+    /** GET /api/cases/{number}/evidence: the files submitted in the rooms; null until known. */
+    evidence: null,
+    /** The file in the viewer: {id, status: "loading"|"ready"|"failed", blobUrl, code}. */
+    viewing: null,
+  };
+}
+
 export const state = {
   /** loading | login | list | create | case */
   view: "loading",
@@ -23,40 +61,8 @@ export const state = {
     error: null,
   },
   create: { busy: false, error: null },
-  case: {
-    number: null,
-    /** GET /api/cases/{number} (masked unless `revealed`). */
-    data: null,
-    /** GET /api/cases/{number}/record. */
-    record: null,
-    revealed: false,
-    loading: false,
-    error: null,
-    /** The next status the mediator tapped, waiting for confirmation. */
-    pendingStatus: null,
-    /**
-     * The invitation whose "withdraw" was tapped, waiting for confirmation: {id, where}, where
-     * is "batch" (a card with its link, issued from this tab) or "list" (the server's list).
-     */
-    pendingRevoke: null,
-    /** The sitting id whose "end this sitting" was tapped, waiting for confirmation. */
-    pendingClose: null,
-    /** Whether the case's details are open for editing. */
-    editing: false,
-    /** Invitations issued from this tab, newest sitting first: [{room_id, invitations}]. */
-    batches: [],
-    /** GET /api/cases/{number}/invitations: every invitation, without links; null until known. */
-    invitations: null,
-    /** GET /api/cases/{number}/recordings: the recorded segments; null until known. */
-    recordings: null,
-    /** The segment in the player: its id, and whether the browser could not play it. */
-    playing: null,
-    playerFailed: false,
-    /** GET /api/cases/{number}/evidence: the files submitted in the rooms; null until known. */
-    evidence: null,
-    /** The file in the viewer: {id, status: "loading"|"ready"|"failed", blobUrl, code}. */
-    viewing: null,
-  },
+  case: freshCase(),
+
   /** Per action on the case page (status, party.consumer, invite, note, …): {code, message}. */
   errors: {},
   /** Per action: true while its request runs. */
@@ -158,25 +164,7 @@ const handlers = {
   caseOpened(s, { number, batches }) {
     s.view = "case";
     if (s.case.number !== number) {
-      s.case = {
-        number,
-        data: null,
-        record: null,
-        revealed: false,
-        loading: false,
-        error: null,
-        pendingStatus: null,
-        pendingRevoke: null,
-        pendingClose: null,
-        editing: false,
-        batches,
-        invitations: null,
-        recordings: null,
-        playing: null,
-        playerFailed: false,
-        evidence: null,
-        viewing: null,
-      };
+      s.case = freshCase(number, batches);
       s.errors = {};
       s.busy = {};
     }
