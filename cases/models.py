@@ -98,6 +98,8 @@ class Mediator(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     """``scrypt$n$r$p$salt$hash`` (see :mod:`cases.passwords`)."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    role: Mapped[str] = mapped_column(String(20), default="mediator")
+    """``mediator`` (their own cases' figures) or ``supervisor`` (the whole office's)."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -124,6 +126,11 @@ class Case(Base):
     """The day the complaint was received: the acceptance deadline counts from it."""
     accepted_on: Mapped[dt.date | None] = mapped_column(Date)
     concluded_on: Mapped[dt.date | None] = mapped_column(Date)
+    acceptance_due_on: Mapped[dt.date | None] = mapped_column(Date)
+    """Last day to decide on acceptance (working-day calendar), set when the case is received."""
+    conclusion_due_on: Mapped[dt.date | None] = mapped_column(Date)
+    """Last day to conclude (working-day calendar), set when the case is accepted: "concluded
+    on time" is ``concluded_on <= conclusion_due_on``, computed by the database."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -180,6 +187,12 @@ class Sitting(Base):
     opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(20))
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
+    """Why it ended so: the termination reason (not settled), the mediator's note."""
+    scheduled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    """When the parties were told to join (shown on the mediator's "my work" page)."""
+    next_sitting_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    """An adjourned sitting's next date."""
 
 
 class Attendance(Base):
@@ -312,21 +325,52 @@ class Recording(Base):
     """When the retention job deleted the file (its ``recording_deleted`` event says so)."""
 
 
+class AgreementStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SEALED = "sealed"
+    """Every party and the mediator signed this exact text: it can never change again."""
+    ABANDONED = "abandoned"
+    """The mediator dropped the draft (the sitting ended without settling)."""
+
+
 class Agreement(Base):
-    """A settlement agreement (filled by the agreement issue)."""
+    """A settlement agreement (调解协议书): drafted in the room, signed by each party, sealed.
+
+    ``text`` is the canonical text the signatures bind to (``text_sha256`` is its SHA-256);
+    ``terms`` the structured fields it was rendered from (amount, deadline, …). ``version``
+    grows with every edit; an edit after a signature voids every signature (``voided_at``).
+    """
 
     __tablename__ = "agreements"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    sitting_id: Mapped[int | None] = mapped_column(ForeignKey("sittings.id"))
+    status: Mapped[str] = mapped_column(String(20), default=AgreementStatus.DRAFT.value)
+    template: Mapped[str] = mapped_column(String(64), default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    terms: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     text: Mapped[str] = mapped_column(Text)
     text_sha256: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    """Money the business pays the consumer under the agreement (CNY), for the figures."""
+    performance_due_on: Mapped[dt.date | None] = mapped_column(Date)
+    """The day by which the agreement must be performed."""
+    performed_on: Mapped[dt.date | None] = mapped_column(Date)
+    """The day the mediator recorded it as performed."""
+    verification_code: Mapped[str | None] = mapped_column(String(24), unique=True)
+    """Short code printed on the PDF; the public check page looks the agreement up by it."""
+    pdf_path: Mapped[str | None] = mapped_column(String(500))
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
     sealed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow
+    )
 
 
 class Signature(Base):
-    """A party's signature of one exact agreement text."""
+    """A party's signature of one exact agreement text (``text_sha256`` of that version)."""
 
     __tablename__ = "signatures"
 
@@ -334,6 +378,58 @@ class Signature(Base):
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"), index=True)
     role: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(120))
+    participant_id: Mapped[str | None] = mapped_column(String(64))
     text_sha256: Mapped[str] = mapped_column(String(64))
     image_path: Mapped[str] = mapped_column(String(500))
+    image_sha256: Mapped[str | None] = mapped_column(String(64))
     signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    """An edit of the text after this signature voided it (the row stays, for the record)."""
+
+
+class Satisfaction(Base):
+    """A party's rating of the mediation (1–5) and comment, given on their own link."""
+
+    __tablename__ = "satisfaction"
+    __table_args__ = (UniqueConstraint("case_id", "role", name="uq_satisfaction_case_role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    sitting_id: Mapped[int | None] = mapped_column(ForeignKey("sittings.id"))
+    role: Mapped[str] = mapped_column(String(20))
+    """``consumer`` or ``business``."""
+    invitation_id: Mapped[str | None] = mapped_column(String(32))
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PlaybackStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class PlaybackJob(Base):
+    """The composed review file of one sitting (``recordings.playback``), made by a background
+    worker process; ``progress`` (0–1) and ``heartbeat_at`` are written while it runs."""
+
+    __tablename__ = "playback_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    sitting_id: Mapped[int] = mapped_column(ForeignKey("sittings.id"))
+    status: Mapped[str] = mapped_column(String(20), default=PlaybackStatus.QUEUED.value, index=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    requested_by: Mapped[str] = mapped_column(String(120))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    path: Mapped[str | None] = mapped_column(String(500))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    duration: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -50,6 +50,41 @@ async def new_case(engine: AsyncEngine, number: str = "2026-0001") -> int:
         return case.id
 
 
+async def new_case_at_0001(engine: AsyncEngine) -> int:
+    """A case written by the code of revision 0001: plain SQL, as today's models have more
+    columns than that schema."""
+    now = dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC)
+    async with db.session_factory(engine)() as session, session.begin():
+        await session.execute(
+            text("INSERT INTO offices (id, name, created_at) VALUES (1, '某市消费者协会', :now)"),
+            {"now": now},
+        )
+        await session.execute(
+            text(
+                "INSERT INTO cases (id, number, office_id, title, category, claim, status,"
+                " received_on, created_at, updated_at) VALUES (1, '2026-0001', 1, '空调不制冷',"
+                " '家用电器', '退货退款', 'received', :day, :now, :now)"
+            ),
+            {"day": dt.date(2026, 11, 2), "now": now},
+        )
+        await repo.append_audit(
+            session,
+            1,
+            "王调解员",
+            "case_created",
+            {
+                "number": "2026-0001",
+                "received_on": "2026-11-02",
+                "title": "空调不制冷",
+                "category": "家用电器",
+                "claim_sha256": repo._sha256("退货退款"),
+                "amount_in_dispute": None,
+                "complaint_number": None,
+            },
+        )
+    return 1
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_migrations_up_from_empty_and_down_again(backend: str, tmp_path: Path) -> None:
     engine = db.create_engine(await fresh_database(backend, tmp_path))
@@ -76,7 +111,7 @@ async def test_entries_written_before_0002_still_verify(backend: str, tmp_path: 
     engine = db.create_engine(await fresh_database(backend, tmp_path))
     try:
         await db.upgrade(engine, "0001")
-        case_id = await new_case(engine)
+        case_id = await new_case_at_0001(engine)
         async with db.session_factory(engine)() as session, session.begin():
             await session.execute(
                 text(
