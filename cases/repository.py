@@ -31,6 +31,7 @@ from cases.models import (
     Office,
     Party,
     PartyRole,
+    PlaybackJob,
     Recording,
     StatusChange,
     TranscriptEntry,
@@ -243,6 +244,7 @@ async def verify_case(session: AsyncSession, case_id: int) -> list[ChainProblem]
                         ev.seq, f"recording {recording_id} was deleted but its row says kept"
                     )
                 )
+    problems += await _check_playback(session, case_id, events)
     for recording_id in sorted(set(recordings) - described_recordings):
         problems.append(ChainProblem(0, f"recording {recording_id} is not in the audit chain"))
     for recording_id, segment in sorted(recordings.items()):
@@ -256,6 +258,41 @@ async def verify_case(session: AsyncSession, case_id: int) -> list[ChainProblem]
         problems.append(ChainProblem(0, f"party {party_id} is not in the audit chain"))
     for evidence_id in sorted(set(evidence) - described_evidence):
         problems.append(ChainProblem(0, f"evidence {evidence_id} is not in the audit chain"))
+    return problems
+
+
+async def _check_playback(
+    session: AsyncSession, case_id: int, events: Sequence[AuditEvent]
+) -> list[ChainProblem]:
+    """Every finished playback file (``cases.playback_jobs.finish``) is vouched for, unchanged."""
+    done = {
+        job.id: job
+        for job in (
+            await session.execute(
+                select(PlaybackJob).where(
+                    PlaybackJob.case_id == case_id, PlaybackJob.status == "done"
+                )
+            )
+        ).scalars()
+    }
+    problems = []
+    described: set[int] = set()
+    for ev in events:
+        if ev.kind != "playback_made":
+            continue
+        job_id = int(ev.payload["job_id"])
+        described.add(job_id)
+        job = done.get(job_id)
+        if job is None:
+            problems.append(ChainProblem(ev.seq, f"playback file {job_id} is missing"))
+        elif (job.path, job.size, job.sha256) != (
+            ev.payload.get("path"),
+            ev.payload.get("size"),
+            ev.payload.get("sha256"),
+        ):
+            problems.append(ChainProblem(ev.seq, f"playback file {job_id} was edited"))
+    for job_id in sorted(set(done) - described):
+        problems.append(ChainProblem(0, f"playback file {job_id} is not in the audit chain"))
     return problems
 
 

@@ -60,6 +60,8 @@ FPS = 25
 SAMPLE_RATE = 48000
 SPEAKING_COLOR = "0xE8A33D"
 CAPTION_COLOR = "0x202020"
+ANALYSIS_SHARE = 0.2
+"""The part of the progress given to speech detection before ffmpeg starts."""
 
 
 class PlaybackError(Exception):
@@ -301,16 +303,19 @@ async def compose(
 ) -> Path:
     """Compose ``segments`` into the MP4 ``out`` with ffmpeg at the lowest priority.
 
-    ``on_progress`` gets the fraction done (0..1). The file appears at ``out`` only when
-    complete (written beside it, then renamed).
+    ``on_progress`` gets the fraction done (0..1): finding who speaks when (decoding every
+    segment's audio) is the first ``ANALYSIS_SHARE`` of it, ffmpeg's run the rest. The file
+    appears at ``out`` only when complete (written beside it, then renamed).
     """
     speaking: dict[str, list[tuple[float, float]]] = {}
-    for segment in segments:
+    for n, segment in enumerate(segments, 1):
         offset = (segment.started_at - start).total_seconds()
         found = await asyncio.to_thread(speaking_intervals, segment.path)
         speaking.setdefault(segment.participant, []).extend(
             (offset + a, offset + b) for a, b in found
         )
+        if on_progress is not None:
+            on_progress(ANALYSIS_SHARE * (n / len(segments)))
     the_plan = plan(segments, start=start)
     partial = out.with_name(f".{out.name}.part")
     argv = ffmpeg_command(
@@ -343,7 +348,8 @@ async def compose(
                 continue
             if key == "out_time_us" and value.lstrip("-").isdigit():
                 done = int(value) / 1e6 / the_plan.duration if the_plan.duration else 1.0
-                on_progress(min(1.0, max(0.0, done)))
+                done = min(1.0, max(0.0, done))
+                on_progress(ANALYSIS_SHARE + (1 - ANALYSIS_SHARE) * done)
             elif key == "progress" and value == "end":
                 on_progress(1.0)
         code = await process.wait()

@@ -230,6 +230,33 @@ class RecordingList(BaseModel):
     recordings: list[RecordingOut]
 
 
+class PlaybackJobOut(BaseModel):
+    """A playback file of one sitting (all participants side by side, audio mixed), made by a
+    background worker: ``queued`` → ``running`` (``progress`` 0–1) → ``done`` or ``failed``."""
+
+    id: int
+    sitting_id: int
+    status: str
+    progress: float
+    requested_by: str
+    attempts: int
+    error: str | None
+    """Why it failed, and what to do."""
+    size: int | None
+    sha256: str | None
+    """Of the MP4; the audit chain's ``playback_made`` event keeps the same value."""
+    duration: float | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    url: str | None
+    """The MP4 (range requests supported) once ``done``."""
+
+
+class PlaybackJobList(BaseModel):
+    jobs: list[PlaybackJobOut]
+
+
 # -- the transcript document (调解笔录); times are ISO 8601 in the office's time zone ----------
 
 

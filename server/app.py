@@ -21,6 +21,7 @@ from server.config import Settings
 from server.errors import api_errors
 from server.keys import DATABASE, GATEWAY, OFFICE, ROOMS, SETTINGS
 from server.office import load_office_rules
+from server.playback_api import playback_ctx
 from server.retention import retention_ctx
 from server.routes import setup_routes
 from signaling.gateway import Gateway
@@ -110,4 +111,5 @@ def create_app(settings: Settings, engine: AsyncEngine) -> web.Application:
     setup_routes(app)
     app.cleanup_ctx.append(_rooms_ctx)
     app.cleanup_ctx.append(retention_ctx)
+    app.cleanup_ctx.append(playback_ctx)
     return app

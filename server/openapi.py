@@ -105,6 +105,28 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | 
         None,
     ),
     (
+        "post",
+        "/api/cases/{number}/sittings/{sitting_id}/playback",
+        "Ask for the sitting's playback file (202; the one already queued or running if any);"
+        " 409 sitting_open or no_recordings",
+        None,
+        s.PlaybackJobOut,
+    ),
+    (
+        "get",
+        "/api/cases/{number}/playback",
+        "The case's playback files, with each one's progress",
+        None,
+        s.PlaybackJobList,
+    ),
+    (
+        "get",
+        "/api/cases/{number}/playback/{job_id}/file",
+        "One playback file (MP4, range requests supported); 409 playback_not_ready until done",
+        None,
+        None,
+    ),
+    (
         "get",
         "/api/cases/{number}/transcript",
         "The transcript document (调解笔录) as JSON: every sitting's time line, notes, summary,"
@@ -167,6 +189,7 @@ _FILES = {
     "/api/cases/{number}/evidence/{evidence_id}/file": _EVIDENCE_TYPES,
     "/api/rooms/{room_id}/evidence/{evidence_id}": _EVIDENCE_TYPES,
     "/api/cases/{number}/recordings/{recording_id}/file": ("video/webm", "video/x-matroska"),
+    "/api/cases/{number}/playback/{job_id}/file": ("video/mp4",),
     "/api/cases/{number}/transcript.html": ("text/html",),
     "/api/cases/{number}/transcript.pdf": ("application/pdf",),
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server import api, evidence, recordings_api, transcript_api, views
+from server import api, evidence, playback_api, recordings_api, transcript_api, views
 
 
 def setup_routes(app: web.Application) -> None:
@@ -32,6 +32,11 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get(
         "/api/cases/{number}/recordings/{recording_id}/file", recordings_api.case_recording_file
     )
+    app.router.add_post(
+        "/api/cases/{number}/sittings/{sitting_id}/playback", playback_api.request_playback
+    )
+    app.router.add_get("/api/cases/{number}/playback", playback_api.list_playback)
+    app.router.add_get("/api/cases/{number}/playback/{job_id}/file", playback_api.playback_file)
     app.router.add_get("/api/cases/{number}/transcript", transcript_api.get_transcript)
     app.router.add_get("/api/cases/{number}/transcript.html", transcript_api.transcript_html)
     app.router.add_get("/api/cases/{number}/transcript.pdf", transcript_api.transcript_pdf)

@@ -645,6 +645,20 @@ export const MESSAGES = {
     "console.recordings.download": "下载这一段",
     "console.recordings.player_error":
       "这个浏览器播放不了这一段（{type}）。可以下载后用其他播放器打开。",
+    "console.playback.heading": "回放文件",
+    "console.playback.text":
+      "每场调解合成一个文件：各方画面并排、声音混合、说话人标亮、时间标注。在后台生成，不影响正在进行的调解。",
+    "console.playback.make": "生成回放文件",
+    "console.playback.retry": "重新生成",
+    "console.playback.queued": "排队中…",
+    "console.playback.running": "正在生成… {percent}%",
+    "console.playback.progress.label": "第 {n} 场回放文件的生成进度",
+    "console.playback.download": "下载回放文件",
+    "console.playback.caption": "第 {n} 场 · 回放文件 · 时长 {duration}",
+    "console.playback.error.sitting_open": "这一场调解还没有结束。结束后再生成回放文件。",
+    "console.playback.error.no_recordings": "这一场没有保存在服务器上的录音录像。",
+    "console.playback.error.network": "连不上服务器。请检查网络后再试。",
+    "console.playback.error.other": "没能生成回放文件。请稍后再试。",
 
     "console.evidence.heading": "证据",
     "console.evidence.refresh": "刷新",
@@ -1350,6 +1364,20 @@ export const MESSAGES = {
     "console.recordings.download": "Download this segment",
     "console.recordings.player_error":
       "This browser cannot play this segment ({type}). Download it and open it with another player.",
+    "console.playback.heading": "Playback files",
+    "console.playback.text":
+      "One file per sitting: everyone side by side, the audio mixed, the speaker highlighted, the time shown. Made in the background; live sessions are not affected.",
+    "console.playback.make": "Make the playback file",
+    "console.playback.retry": "Make it again",
+    "console.playback.queued": "Queued…",
+    "console.playback.running": "Making it… {percent}%",
+    "console.playback.progress.label": "Progress of sitting {n}'s playback file",
+    "console.playback.download": "Download the playback file",
+    "console.playback.caption": "Sitting {n} · playback file · {duration}",
+    "console.playback.error.sitting_open": "This sitting has not ended. End it first, then make its playback file.",
+    "console.playback.error.no_recordings": "This sitting has no recordings kept on the server.",
+    "console.playback.error.network": "The server cannot be reached. Check the network and try again.",
+    "console.playback.error.other": "The playback file could not be made. Try again later.",
 
     "console.evidence.heading": "Evidence",
     "console.evidence.refresh": "Refresh",

@@ -188,3 +188,34 @@ def test_everyone_sees_the_recording_and_the_console_plays_it(
     assert href and re.fullmatch(rf"/api/cases/{case_number}/recordings/\d+/file", href), href
     problems = i18n_problems(console, r"console\.[a-z_.]+")
     assert problems == {"onlyZh": [], "onlyEn": [], "missing": [], "keysOnScreen": []}
+
+    # ---- the sitting ends; its playback file is made in the background and plays here
+    playback = console.get_by_test_id("playback")
+    expect(playback).to_be_visible()
+    item = playback.get_by_test_id("playback-item")
+    expect(item).to_have_count(1)
+    # While the sitting is open the server refuses, and the page says what to do.
+    item.get_by_test_id("playback-make").click()
+    expect(item.get_by_role("alert")).to_have_text("这一场调解还没有结束。结束后再生成回放文件。")
+    console.get_by_test_id("sitting-close").click()
+    console.get_by_test_id("sitting-close-confirm").click()
+    expect(console.locator('[data-testid=sitting][data-open="false"]')).to_have_count(1)
+    item.get_by_test_id("playback-make").click()
+    expect(item.get_by_role("alert")).to_have_count(0)
+    # Queued or running (with a progress bar), then done: the worker is a separate process.
+    expect(item).to_have_attribute("data-status", re.compile("queued|running|done"))
+    expect(item).to_have_attribute("data-status", "done", timeout=120_000)
+    expect(item.get_by_test_id("playback-hash")).to_have_text(re.compile(r"SHA-256 [0-9a-f]{12}…"))
+    href = item.get_by_test_id("playback-download").get_attribute("href")
+    assert href and re.fullmatch(rf"/api/cases/{case_number}/playback/\d+/file", href), href
+    item.get_by_test_id("playback-play").click()
+    expect(console.get_by_test_id("playback-player-box")).to_be_visible()
+    console.wait_for_function(
+        """() => {
+            const v = document.querySelector('[data-testid="playback-player"]');
+            return v.readyState >= 2 && v.videoWidth === 1280 && v.duration > 2;
+        }""",
+        timeout=15_000,
+    )
+    problems = i18n_problems(console, r"console\.[a-z_.]+")
+    assert problems == {"onlyZh": [], "onlyEn": [], "missing": [], "keysOnScreen": []}

@@ -98,6 +98,17 @@ export const api = {
   /** {recordings: [{id, sitting_id, participant_id, role, name, started_at, ended_at, duration,
    * codecs, size, sha256, sealed_after_crash, content_type, url}]}; `url` plays in a <video>. */
   listRecordings: (number) => request("GET", `${casePath(number)}/recordings`),
+  /** {jobs: [{id, sitting_id, status, progress, error, size, sha256, duration, url}]}: the
+   * playback files (every participant side by side), made by a background worker. */
+  listPlayback: (number) => request("GET", `${casePath(number)}/playback`),
+  /** Queue the sitting's playback file (or get the one queued or running): 409 sitting_open,
+   * no_recordings. */
+  requestPlayback: (number, sittingId) =>
+    request(
+      "POST",
+      `${casePath(number)}/sittings/${encodeURIComponent(String(sittingId))}/playback`,
+      {},
+    ),
   /** {evidence: [{id, filename, content_type, size, sha256, submitted_by, role, at, url}]};
    * `url` is fetched with evidenceFile (a PDF is served sandboxed: never opened directly). */
   listEvidence: (number) => request("GET", `${casePath(number)}/evidence`),

@@ -5,6 +5,7 @@ import { lang, onLangChange, toggleLang, translateStatic } from "../i18n.js";
 import { ApiError, api } from "./api.js";
 import { DEFAULT_VALID_HOURS, normalizeAmount, sameAmount, todayISO } from "./domain.js";
 import { EMPTY_QUERY, caseHash, listHash, parseRoute } from "./routes.js";
+import { createPlayback } from "./playback.js";
 import { dispatch, state, subscribe } from "./state.js";
 import { dom, render, roleLabel, statusLabel } from "./views.js";
 
@@ -39,6 +40,21 @@ subscribe(() => {
     shown = now;
     window.scrollTo(0, 0);
   }
+});
+// The playback files panel follows the case on show: its recordings and its sittings.
+const playback = createPlayback(document.querySelector('[data-testid="playback"]'));
+let playbackShown = null;
+subscribe(() => {
+  const onCase = state.view === "case" && state.case.recordings && state.case.record;
+  const recordings = onCase ? state.case.recordings : null;
+  const sittings = onCase ? (state.case.record.sittings ?? []) : null;
+  const key = onCase ? [state.case.number, recordings, sittings] : null;
+  const same =
+    key && playbackShown && key.every((part, i) => part === playbackShown[i]);
+  if (same || (!key && !playbackShown)) return;
+  playbackShown = key;
+  if (key) playback.show(state.case.number, recordings, sittings);
+  else playback.show(null);
 });
 subscribe(() => {
   const now = state.case.viewing?.blobUrl ?? null;
