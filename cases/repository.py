@@ -18,6 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.audit import GENESIS, ChainProblem, canonical, event_hash, verify_chain
+from cases.calendar import WorkingCalendar
+from cases.deadlines import DeadlineRules
 from cases.errors import CaseError, SittingEnded, TokenRevoked, TokenUnknown
 from cases.models import (
     CONCLUDED,
@@ -33,6 +35,8 @@ from cases.models import (
     PartyRole,
     PlaybackJob,
     Recording,
+    Satisfaction,
+    Sitting,
     StatusChange,
     TranscriptEntry,
     utcnow,
@@ -179,6 +183,13 @@ async def verify_case(session: AsyncSession, case_id: int) -> list[ChainProblem]
     }
     described_recordings: set[int] = set()
     deleted_recordings: set[int] = set()  # files the retention job deleted; rows stay
+    answers = {
+        a.id: a
+        for a in (
+            await session.execute(select(Satisfaction).where(Satisfaction.case_id == case_id))
+        ).scalars()
+    }
+    described_answers: set[int] = set()
     case = await session.get(Case, case_id)
     described_case = [ev for ev in events if ev.kind in ("case_created", "case_updated")]
     if case is not None and described_case:
@@ -244,7 +255,38 @@ async def verify_case(session: AsyncSession, case_id: int) -> list[ChainProblem]
                         ev.seq, f"recording {recording_id} was deleted but its row says kept"
                     )
                 )
+        elif ev.kind == "satisfaction_answered":  # by cases.satisfaction.record_answer
+            answer_id = int(ev.payload["satisfaction_id"])
+            described_answers.add(answer_id)
+            answer = answers.get(answer_id)
+            if answer is None:
+                problems.append(ChainProblem(ev.seq, f"satisfaction answer {answer_id} is missing"))
+            elif (
+                answer.role != ev.payload.get("role")
+                or answer.rating != ev.payload.get("rating")
+                or answer.sitting_id != ev.payload.get("sitting_id")
+                or _sha256(answer.comment) != ev.payload.get("comment_sha256")
+            ):
+                problems.append(ChainProblem(ev.seq, f"satisfaction answer {answer_id} was edited"))
+        elif ev.kind == "sitting_concluded":  # by cases.outcome.conclude_sitting
+            sitting = await session.get(Sitting, int(ev.payload["sitting_id"]))
+            next_at = None if sitting is None else sitting.next_sitting_at
+            if sitting is None or (
+                sitting.outcome != ev.payload.get("outcome")
+                or sitting.outcome_reason != ev.payload.get("outcome_reason")
+                or (None if next_at is None else next_at.astimezone(dt.UTC).isoformat())
+                != ev.payload.get("next_sitting_at")
+            ):
+                problems.append(
+                    ChainProblem(
+                        ev.seq, f"the outcome of sitting {ev.payload['sitting_id']} was edited"
+                    )
+                )
     problems += await _check_playback(session, case_id, events)
+    for answer_id in sorted(set(answers) - described_answers):
+        problems.append(
+            ChainProblem(0, f"satisfaction answer {answer_id} is not in the audit chain")
+        )
     for recording_id in sorted(set(recordings) - described_recordings):
         problems.append(ChainProblem(0, f"recording {recording_id} is not in the audit chain"))
     for recording_id, segment in sorted(recordings.items()):
@@ -258,6 +300,11 @@ async def verify_case(session: AsyncSession, case_id: int) -> list[ChainProblem]
         problems.append(ChainProblem(0, f"party {party_id} is not in the audit chain"))
     for evidence_id in sorted(set(evidence) - described_evidence):
         problems.append(ChainProblem(0, f"evidence {evidence_id} is not in the audit chain"))
+    # Agreements and signatures: cases.agreement writes their events (imported here, as it
+    # imports this module).
+    from cases.agreement import agreement_problems
+
+    problems.extend(await agreement_problems(session, case_id, events))
     return problems
 
 
@@ -362,8 +409,11 @@ async def create_case(
     amount_in_dispute: Any = None,
     complaint_number: str | None = None,
     mediator_id: int | None = None,
+    calendar: WorkingCalendar | None = None,
+    deadlines: DeadlineRules | None = None,
 ) -> Case:
-    """Record a received complaint as a case."""
+    """Record a received complaint as a case; its acceptance deadline is stored, counted in
+    working days on ``calendar`` (the office's; plain weekdays when not given)."""
     if not title.strip():
         raise InvalidField("title", "must not be empty")
     case = Case(
@@ -379,6 +429,9 @@ async def create_case(
         mediator_id=mediator_id,
         status=CaseStatus.RECEIVED.value,
         received_on=received_on,
+        acceptance_due_on=(calendar or WorkingCalendar()).add_working_days(
+            received_on, (deadlines or DeadlineRules()).acceptance_days
+        ),
     )
     session.add(case)
     await session.flush()
@@ -402,8 +455,11 @@ async def change_status(
     *,
     today: dt.date | None = None,
     amount_recovered: Any = None,
+    calendar: WorkingCalendar | None = None,
+    deadlines: DeadlineRules | None = None,
 ) -> Case:
-    """Move a case along its life; an illegal move changes nothing and says why."""
+    """Move a case along its life; an illegal move changes nothing and says why. Accepting
+    stores the mediation deadline, in working days on ``calendar`` (plain weekdays if not given)."""
     case = await lock_case(session, case_id)
     current = CaseStatus(case.status)
     if to not in _TRANSITIONS[current]:
@@ -422,6 +478,9 @@ async def change_status(
         case.amount_recovered = recovered
     if to is CaseStatus.ACCEPTED:
         case.accepted_on = today
+        case.conclusion_due_on = (calendar or WorkingCalendar()).add_working_days(
+            today, (deadlines or DeadlineRules()).mediation_days
+        )
     if to in CONCLUDED or to is CaseStatus.NOT_ACCEPTED:
         case.concluded_on = today
     session.add(

@@ -13,14 +13,18 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cases import agreement as agreements
 from cases import repository as repo
 from cases.evidence import evidence_view, get_evidence
-from cases.models import Attendance, Party, Sitting, TranscriptEntry, utcnow
+from cases.models import Agreement, Attendance, Party, Sitting, TranscriptEntry, utcnow
+from cases.outcome import conclude_sitting
 from cases.recordings import add_recording
 from recordings.recorder import SegmentInfo
 
@@ -61,13 +65,21 @@ SYSTEM_TEXT = {
     "screen_share_stopped": "{actor}停止共享屏幕",
     "evidence_shown": "{actor}展示证据：{filename}",
     "evidence_hidden": "{actor}停止展示证据",
-    "sitting_ended": "{actor}结束本次调解，结果：{outcome}{note_clause}",
+    "sitting_ended": (
+        "{actor}结束本次调解，结果：{outcome}{reason_clause}{next_clause}{note_clause}"
+    ),
     "recording_started": "{actor}开始录音录像{caucus_clause}",
     "recording_stopped": "录音录像结束{stop_reason}",
     "recording_paused": "单独沟通期间暂停录音录像",
     "recording_resumed": "单独沟通结束，继续录音录像",
     "recording_failed": "{subject}的录音录像出错，已停止：{reason}",
     "recording_interrupted": "服务中断，录音录像在此中断；中断前已录制的部分已封存",
+    "agreement_started": "{actor}开始起草调解协议书",
+    "agreement_updated": "{actor}修改调解协议书，现为第{version}稿",
+    "agreement_signed": "{actor}签署调解协议书第{version}稿（签名：{signed_name}）",
+    "agreement_signatures_voided": "调解协议书内容已修改，此前的{count}个签名作废，需重新签署",
+    "agreement_sealed": "各方签署完毕，调解协议书第{version}稿封存，文本 SHA-256：{sha256}",
+    "agreement_abandoned": "{actor}放弃调解协议书草稿{reason_clause}",
 }
 IDENTITY_RESULTS = {
     "match": "一致",
@@ -81,6 +93,13 @@ OUTCOME_LABELS = {
     "undecided": "待定",
 }
 KIND_LABELS = {"audio": "发言", "video": "开启视频"}
+AGREEMENT_TIMEZONE = "Asia/Shanghai"
+"""Whose calendar says what "today" is for an agreement's deadline (the office's, in China)."""
+
+
+def agreement_today() -> dt.date:
+    """Today where the office is: a performance deadline must come after it."""
+    return dt.datetime.now(ZoneInfo(AGREEMENT_TIMEZONE)).date()
 
 
 class Person(Protocol):
@@ -102,6 +121,30 @@ def _label(person: Person) -> str:
 
 def _ms(at: dt.datetime) -> int:
     return int(at.timestamp() * 1000)
+
+
+def _iso_utc(at: dt.datetime | None) -> str | None:
+    """As ``cases.agreement.agreement_view`` writes its times: ISO 8601 in UTC."""
+    if at is None:
+        return None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+OUTCOME_TIMEZONE = "Asia/Shanghai"
+"""Whose calendar says on which day a case was concluded (the office's, in China)."""
+
+
+def _next_clause(value: object) -> str:
+    """``，下次调解时间：2026-11-20 14:00`` in the time zone the mediator gave it in."""
+    if not value:
+        return ""
+    try:
+        at = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return ""
+    return f"，下次调解时间：{at.strftime('%Y-%m-%d %H:%M')}"
 
 
 def describe(what: str, actor: Person, subject: Person | None, data: dict[str, Any] | None) -> str:
@@ -127,6 +170,11 @@ def describe(what: str, actor: Person, subject: Person | None, data: dict[str, A
         ),
         caucus_clause="（单独沟通也录制）" if data.get("include_caucus") else "（单独沟通不录制）",
         note_clause=f"；{note}" if note else "",
+        next_clause=_next_clause(data.get("next_sitting_at")),
+        version=data.get("version", ""),
+        signed_name=data.get("signed_name", ""),
+        count=data.get("count", ""),
+        sha256=data.get("text_sha256", ""),
     )
 
 
@@ -285,13 +333,190 @@ class SittingRecord:
                 sealed_after_crash=segment.sealed_after_crash,
             )
 
-    async def set_outcome(self, outcome: str, note: str, actor: Person) -> None:
+    # -- the settlement agreement (调解协议书) ----------------------------------------------
+    # cases.agreement keeps the rules (versions, voiding, sealing); here each change and its
+    # transcript lines are one transaction, so the record never shows one without the other.
+
+    async def _agreement_line(
+        self, session: AsyncSession, what: str, actor: Person, data: dict[str, Any]
+    ) -> None:
+        await repo.append_transcript(
+            session,
+            self.case_id,
+            kind="system",
+            author=actor.name,
+            author_role=actor.role,
+            text=describe(what, actor, None, data),
+            sitting_id=self.sitting_id,
+            event=what,
+            data=data,
+        )
+
+    async def _agreement_view(self, session: AsyncSession, found: Agreement) -> dict[str, Any]:
+        """The agreement as the room shows it: the current signatures, and the voided ones
+        (so a party sees that theirs no longer counts)."""
+        sigs = await agreements.signatures(session, found.id, include_voided=True)
+        view = agreements.agreement_view(found, [s for s in sigs if s.voided_at is None])
+        view["voided"] = [
+            {
+                "role": s.role,
+                "name": s.name,
+                "signed_at": _iso_utc(s.signed_at),
+                "voided_at": _iso_utc(s.voided_at),
+            }
+            for s in sigs
+            if s.voided_at is not None
+        ]
+        return view
+
+    async def _current_agreement(self, session: AsyncSession) -> Agreement:
+        found = await agreements.current_agreement(session, self.case_id)
+        if found is None:
+            raise agreements.AgreementError(
+                "no_draft", "no agreement has been started for this case"
+            )
+        return found
+
+    async def agreement(self) -> dict[str, Any] | None:
+        """The case's current agreement (its room view), or ``None``."""
+        async with self._sessions() as session:
+            found = await agreements.current_agreement(session, self.case_id)
+            return None if found is None else await self._agreement_view(session, found)
+
+    async def agreement_start(self, actor: Person, data_dir: Path | None) -> dict[str, Any]:
+        """Start a draft from the template (or return the draft there is)."""
         async with self._sessions() as session, session.begin():
-            sitting = (
-                await session.execute(select(Sitting).where(Sitting.id == self.sitting_id))
-            ).scalar_one()
-            sitting.outcome = outcome
-            data = {"outcome": outcome, "note": note}
+            before = await agreements.current_agreement(session, self.case_id)
+            found = await agreements.start_draft(
+                session,
+                self.case_id,
+                sitting_id=self.sitting_id,
+                actor=actor.name,
+                data_dir=data_dir,
+            )
+            if before is None or before.id != found.id:
+                data = {"agreement_id": found.id, "version": found.version}
+                await self._agreement_line(session, "agreement_started", actor, data)
+            return await self._agreement_view(session, found)
+
+    async def agreement_update(
+        self, actor: Person, terms: dict[str, Any], version: int, data_dir: Path | None
+    ) -> dict[str, Any]:
+        """A new version of the terms; any signature of an earlier text is void from now on."""
+        async with self._sessions() as session, session.begin():
+            found = await self._current_agreement(session)
+            before = len(await agreements.signatures(session, found.id))
+            updated = await agreements.update_terms(
+                session,
+                found.id,
+                terms,
+                expected_version=version,
+                actor=actor.name,
+                today=agreement_today(),
+                data_dir=data_dir,
+            )
+            data = {
+                "agreement_id": updated.id,
+                "version": updated.version,
+                "text_sha256": updated.text_sha256,
+            }
+            await self._agreement_line(session, "agreement_updated", actor, data)
+            voided = before - len(await agreements.signatures(session, found.id))
+            if voided:
+                data = {"agreement_id": updated.id, "version": updated.version, "count": voided}
+                await self._agreement_line(session, "agreement_signatures_voided", actor, data)
+            return await self._agreement_view(session, updated)
+
+    async def agreement_sign(
+        self,
+        signer: Person,
+        *,
+        name: str,
+        text_sha256: str,
+        image_png: bytes,
+        data_dir: Path,
+    ) -> tuple[dict[str, Any], bool]:
+        """Sign the current text; return the new view and whether this signature sealed it."""
+        async with self._sessions() as session, session.begin():
+            found = await self._current_agreement(session)
+            await agreements.sign(
+                session,
+                found.id,
+                role=signer.role,
+                name=name,
+                participant_id=signer.id,
+                text_sha256=text_sha256,
+                image_png=image_png,
+                data_dir=data_dir,
+                today=agreement_today(),
+            )
+            await session.flush()
+            await session.refresh(found)
+            data = {
+                "agreement_id": found.id,
+                "version": found.version,
+                "signed_name": name,
+                "role": signer.role,
+            }
+            await self._agreement_line(session, "agreement_signed", signer, data)
+            sealed = found.status == "sealed"
+            if sealed:
+                data = {
+                    "agreement_id": found.id,
+                    "version": found.version,
+                    "text_sha256": found.text_sha256,
+                }
+                await self._agreement_line(session, "agreement_sealed", signer, data)
+            return await self._agreement_view(session, found), sealed
+
+    async def agreement_render(
+        self, agreement_id: int, data_dir: Path, place: str
+    ) -> dict[str, Any]:
+        """Make the sealed agreement's PDF; return the view (``pdf_available`` then true)."""
+        async with self._sessions() as session, session.begin():
+            found = await agreements.render_pdf(
+                session, agreement_id, data_dir=data_dir, place=place
+            )
+            return await self._agreement_view(session, found)
+
+    async def agreement_abandon(self, actor: Person, reason: str) -> dict[str, Any]:
+        async with self._sessions() as session, session.begin():
+            found = await self._current_agreement(session)
+            abandoned = await agreements.abandon(session, found.id, actor=actor.name, reason=reason)
+            data = {"agreement_id": found.id, "version": found.version, "reason": reason}
+            await self._agreement_line(session, "agreement_abandoned", actor, data)
+            return await self._agreement_view(session, abandoned)
+
+    async def set_outcome(
+        self,
+        outcome: str,
+        note: str,
+        actor: Person,
+        *,
+        reason: str | None = None,
+        next_sitting_at: dt.datetime | None = None,
+        data_dir: Path | None = None,
+    ) -> None:
+        """Conclude the sitting (:func:`cases.outcome.conclude_sitting`: refused with nothing
+        changed) and write its line, in one transaction."""
+        async with self._sessions() as session, session.begin():
+            await conclude_sitting(
+                session,
+                self.case_id,
+                self.sitting_id,
+                outcome=outcome,
+                actor=actor.name,
+                note=note,
+                reason=reason,
+                next_sitting_at=next_sitting_at,
+                today=dt.datetime.now(ZoneInfo(OUTCOME_TIMEZONE)).date(),
+                data_dir=data_dir,
+            )
+            data: dict[str, Any] = {"outcome": outcome, "note": note}
+            if reason:
+                data["reason"] = reason.strip()
+            if next_sitting_at is not None:
+                data["next_sitting_at"] = next_sitting_at.isoformat()
             await repo.append_transcript(
                 session,
                 self.case_id,

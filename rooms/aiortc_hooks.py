@@ -22,7 +22,10 @@ What we rely on (aiortc 1.16.0):
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+import errno
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import aioice.ice
@@ -38,6 +41,8 @@ from aiortc.rtp import (
 )
 
 PINNED_AIORTC = "1.16.0"
+
+logger = logging.getLogger(__name__)
 
 _RECEIVER_PRIVATE = (
     "_RTCRtpReceiver__codecs",
@@ -83,6 +88,10 @@ def check_compatibility(receiver: RTCRtpReceiver, sender: RTCRtpSender) -> None:
     problems += [f"{cls.__name__}.{m}" for cls, m in _METHODS if not hasattr(cls, m)]
     if not callable(getattr(aioice.ice, "get_host_addresses", None)):
         problems.append("aioice.ice.get_host_addresses")
+    if not callable(getattr(aioice.ice.Connection, "get_component_candidates", None)):
+        problems.append("aioice.ice.Connection.get_component_candidates")
+    if not isinstance(getattr(aioice.ice, "StunProtocol", None), type):
+        problems.append("aioice.ice.StunProtocol")
     if problems:
         raise IncompatibleAiortc("rooms/aiortc_hooks.py no longer fits: " + "; ".join(problems))
 
@@ -219,3 +228,98 @@ def pending_send_bytes(dtls_transport: Any) -> int:
         return 0
     size: int = pair.protocol.transport.get_write_buffer_size()
     return size
+
+
+# -- the server's media ports and advertised addresses (aioice has no option for either) -----
+
+_original_get_component_candidates = aioice.ice.Connection.get_component_candidates
+
+
+def limit_host_ports(loop: asyncio.AbstractEventLoop, ports: range | None) -> None:
+    """Bind every ICE host socket made on ``loop`` to a port of ``ports`` (``None``: undo).
+
+    aioice binds host candidates to port 0 (``Connection.get_component_candidates``:
+    ``loop.create_datagram_endpoint(lambda: StunProtocol(self), local_addr=(address, 0))``) and
+    has no option for a range, so we wrap the loop's ``create_datagram_endpoint`` on the
+    instance. Only sockets whose protocol is aioice's ``StunProtocol`` and that ask for port 0
+    are moved; a TURN client's socket (``TurnClientUdpProtocol``) and anything else pass
+    through. With MAX_BUNDLE one peer connection holds one port per host address, so a range
+    of N ports holds N peer connections; when every port is taken the bind fails and aioice
+    gathers no host candidate on that address (logged here as a warning).
+    """
+    original: Callable[..., Awaitable[Any]] = loop.__class__.create_datagram_endpoint.__get__(loop)
+    if ports is None:
+        if "create_datagram_endpoint" in vars(loop):
+            del loop.create_datagram_endpoint
+        return
+    if len(ports) == 0:
+        raise ValueError("the media port range is empty")
+    cursor = [0]
+
+    async def create_datagram_endpoint(
+        protocol_factory: Callable[[], asyncio.BaseProtocol], *args: Any, **kwargs: Any
+    ) -> Any:
+        local_addr = kwargs.get("local_addr")
+        if args or not isinstance(local_addr, tuple) or local_addr[1] != 0:
+            return await original(protocol_factory, *args, **kwargs)
+        protocol = protocol_factory()
+        if not isinstance(protocol, aioice.ice.StunProtocol):
+            return await original(lambda: protocol, *args, **kwargs)
+        # Start after the port handed out last: a port just freed may still get stray packets.
+        for i in range(len(ports)):
+            port = ports[(cursor[0] + i) % len(ports)]
+            try:
+                result = await original(
+                    lambda: protocol, **{**kwargs, "local_addr": (local_addr[0], port)}
+                )
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                continue
+            cursor[0] = (cursor[0] + i + 1) % len(ports)
+            return result
+        logger.warning(
+            "every media port %d-%d on %s is taken: no ICE host candidate",
+            ports.start,
+            ports.stop - 1,
+            local_addr[0],
+        )
+        raise OSError(errno.EADDRINUSE, "no free port in the media port range")
+
+    # On the instance, not the class: other loops (a test's, a worker's) stay as they are.
+    loop.__dict__["create_datagram_endpoint"] = create_datagram_endpoint
+
+
+def advertise_host_addresses(mapping: Mapping[str, str] | None) -> None:
+    """Announce host candidates bound on a private address under a public one (1:1 NAT).
+
+    ``mapping``: bound address → advertised address; the key ``"*"`` maps every IPv4 host
+    candidate. aioice names a host candidate after its socket's address; we rename it after
+    gathering (``Connection.get_component_candidates``), in place, so the socket, the STUN
+    checks and the candidate pairs go on using the real socket. ``None`` restores aioice's own.
+    """
+    if mapping is None:
+        aioice.ice.Connection.get_component_candidates = _original_get_component_candidates
+        return
+    table = dict(mapping)
+
+    async def get_component_candidates(
+        self: aioice.ice.Connection,
+        component: int,
+        addresses: list[str],
+        timeout: int = 5,  # noqa: ASYNC109 (aioice's signature)
+    ) -> list[Any]:
+        candidates: list[Any] = await _original_get_component_candidates(
+            self, component, addresses, timeout
+        )
+        for candidate in candidates:
+            if candidate.type != "host":
+                continue
+            public = table.get(candidate.host)
+            if public is None and ":" not in candidate.host:
+                public = table.get("*")
+            if public is not None:
+                candidate.host = public
+        return candidates
+
+    aioice.ice.Connection.get_component_candidates = get_component_candidates

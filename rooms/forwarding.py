@@ -129,3 +129,26 @@ class LegTimeline:
             self.last_seq = out_seq
             self.last_ts = out_ts
         return out_seq, out_ts
+
+
+@dataclass(slots=True)
+class ForwardingCounters:
+    """Running totals of a server's media path, read by the metrics exporter at scrape time.
+
+    Plain ints bumped on the hot path (no lock: one event loop owns them, a scrape only reads).
+    They only ever grow, so rooms and legs that come and go never make a counter step back.
+    """
+
+    received_packets: int = 0
+    received_bytes: int = 0
+    """RTP payload bytes received from publishers."""
+    forwarded_packets: int = 0
+    forwarded_bytes: int = 0
+    """Bytes of serialized RTP handed to the subscribers' transports (before SRTP)."""
+    dropped_packets: int = 0
+    keyframe_requests: int = 0
+    """PLIs sent to publishers (after rate limiting)."""
+    recorded_bytes: int = 0
+    """RTP payload bytes handed to the recorders."""
+    reconnects: int = 0
+    """Peer connections made for a participant this room had connected before."""

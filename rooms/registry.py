@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from rooms.errors import RoomNotFound
+from rooms.errors import RoomError, RoomNotFound
 from rooms.room import Room, RoomInfo, RoomListener, RoomRecord
 from rooms.sfu import MediaConfig
+
+
+class NodeDraining(RoomError):
+    """This node is draining: it finishes its live rooms and opens no other."""
+
+    code = "node_draining"
+
 
 RoomLoader = Callable[[str], Awaitable[tuple[RoomInfo, RoomRecord] | None]]
 """Finds a room that is not live in this process yet (an open sitting in the case record)."""
@@ -28,6 +35,8 @@ class RoomRegistry:
         self._rooms: dict[str, Room] = {}
         self._listener: RoomListener | None = None
         self._loader = loader
+        self.draining = False
+        """Set for a rolling upgrade or at shutdown: live rooms go on, no other room opens."""
 
     def set_listener(self, listener: RoomListener) -> None:
         """Where rooms report their events (the signaling layer)."""
@@ -38,6 +47,8 @@ class RoomRegistry:
             raise RuntimeError("set_listener() must be called before rooms are created")
         if info.room_id in self._rooms:
             raise ValueError(f"room {info.room_id!r} exists already")
+        if self.draining:
+            raise NodeDraining("this server is about to stop; join again in a moment")
         room = Room(info, self.media, self._listener, record, self.recordings_dir)
         self._rooms[info.room_id] = room
         return room
@@ -51,6 +62,8 @@ class RoomRegistry:
     async def find_room(self, room_id: str) -> Room:
         """The live room, or the one the loader opens (after a restart, say)."""
         room = self._rooms.get(room_id)
+        if room is None and self.draining:
+            raise NodeDraining("this server is about to stop; join again in a moment")
         if room is None and self._loader is not None:
             found = await self._loader(room_id)
             room = self._rooms.get(room_id)  # another task may have opened it meanwhile

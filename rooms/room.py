@@ -8,6 +8,7 @@ may now receive whom, and reports the new picture through the :class:`RoomListen
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ CHAT_MAX_LENGTH = 500
 CHAT_HISTORY = 1000
 """Messages a room keeps for late joiners (the case record keeps them all)."""
 OUTCOMES = ("settled", "not_settled", "adjourned", "undecided")
+AGREEMENT_PLACE = "云端调解室（线上视频调解）"
+"""Where the agreement was made, as its PDF says: the room, not a town."""
 
 
 class RoomListener(Protocol):
@@ -71,6 +74,9 @@ class RoomListener(Protocol):
         """The mediator turned the participant away (``rejected``) or put them out (``removed``)."""
 
     async def offer(self, room: Room, participant: Participant, offer: dict[str, Any]) -> None: ...
+
+    async def agreement(self, room: Room, fact: dict[str, Any], to: list[Participant]) -> None:
+        """The settlement agreement as it now stands (the ``agreement`` fact), to ``to``."""
 
     async def replaced(self, room: Room, participant: Participant, old_connection: str) -> None: ...
 
@@ -118,7 +124,17 @@ class RoomRecord(Protocol):
     async def evidence(self, evidence_id: int) -> dict[str, Any] | None:
         """An evidence file of the case (its public view, plus ``participant_id``), or None."""
 
-    async def set_outcome(self, outcome: str, note: str, actor: Who) -> None: ...
+    async def set_outcome(
+        self,
+        outcome: str,
+        note: str,
+        actor: Who,
+        *,
+        reason: str | None = None,
+        next_sitting_at: dt.datetime | None = None,
+        data_dir: Path | None = None,
+    ) -> None:
+        """Conclude the sitting (refused with a case error and nothing changed)."""
 
     async def recording_segment(self, segment: SegmentInfo, path: str) -> None:
         """Put a closed recording segment (``path`` relative to the data directory) on record."""
@@ -126,6 +142,28 @@ class RoomRecord(Protocol):
     async def close(self, ended: bool) -> None:
         """The room stops: ``ended`` if the sitting is over, else the server is stopping and
         the sitting goes on after a restart."""
+
+    # The settlement agreement (调解协议书): each returns the agreement's view after the change.
+
+    async def agreement(self) -> dict[str, Any] | None:
+        """The case's current agreement, or ``None`` if none was started."""
+
+    async def agreement_start(self, actor: Who, data_dir: Path | None) -> dict[str, Any]: ...
+
+    async def agreement_update(
+        self, actor: Who, terms: dict[str, Any], version: int, data_dir: Path | None
+    ) -> dict[str, Any]: ...
+
+    async def agreement_sign(
+        self, signer: Who, *, name: str, text_sha256: str, image_png: bytes, data_dir: Path
+    ) -> tuple[dict[str, Any], bool]:
+        """Sign; the second value says whether this (the mediator's) signature sealed it."""
+
+    async def agreement_render(
+        self, agreement_id: int, data_dir: Path, place: str
+    ) -> dict[str, Any]: ...
+
+    async def agreement_abandon(self, actor: Who, reason: str) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +230,9 @@ class Room:
         """The evidence on everyone's screen (its view and ``audience``), if any."""
         self._shown_to: dict[int, set[str | None]] = {}
         self.quality: dict[str, dict[str, Any]] = {}
+        self.agreement: dict[str, Any] | None = None
+        """The case's settlement agreement as the case record has it (its view), if any."""
+        self._agreement_render: asyncio.Task[None] | None = None
         self._restored = record is None
         self._quality_task: asyncio.Task[None] | None = None
         self._listener = listener
@@ -417,6 +458,7 @@ class Room:
                 p.disconnected_at = now
         logger.info("Room(%s) restored from %d events", self.id, len(entries))
         await self._seal_left_open(interrupted=recording)
+        await self._restore_agreement()
 
     def _replay(self, e: dict[str, Any]) -> None:
         what = e["event"]
@@ -526,6 +568,8 @@ class Room:
         await self._listener.welcome(self, participant)
         await self._enter(participant)
         await self._changed()
+        if participant.in_room:
+            await self._send_agreement([participant])
         return participant
 
     def member(self, participant_id: str, connection_id: str) -> Participant:
@@ -591,6 +635,8 @@ class Room:
         actor.consent = Consent.ACCEPTED if accept else Consent.DECLINED
         await self._enter(actor)
         await self._changed()
+        if actor.in_room:
+            await self._send_agreement([actor])
 
     async def verify_identity(self, actor: Participant, last4: str) -> tuple[bool, int]:
         """Compare the last four digits a party typed with the case record; return whether they
@@ -630,6 +676,8 @@ class Room:
         target.admitted = True
         await self._enter(target)
         await self._changed()
+        if target.in_room and target.connected:
+            await self._send_agreement([target])
 
     async def reject(self, actor: Participant, participant_id: str, reason: str) -> None:
         self._require_mediator(actor, "turn participants away")
@@ -924,13 +972,150 @@ class Room:
         await self._listener.chat(self, message, recipients)
         return message
 
+    # -- the settlement agreement (调解协议书) ----------------------------------------------
+    # The draft is the joint text of both parties: everyone in the room sees every version as
+    # it is saved, a caucus included (the party left out of it still sees the draft; what is
+    # said about it in the caucus stays there). The case record keeps it, so it survives a
+    # reload and a restart; this is only the last view of it.
+
+    def agreement_fact(self) -> dict[str, Any]:
+        """The ``agreement`` fact: the view, and where to fetch the PDF once it is made."""
+        view = self.agreement
+        ready = view is not None and view.get("status") == "sealed" and view.get("pdf_available")
+        return {
+            "agreement": view,
+            "pdf_url": f"/api/rooms/{self.id}/agreement.pdf" if ready else None,
+        }
+
+    async def _send_agreement(self, to: list[Participant]) -> None:
+        if self.record is not None and to:
+            await self._listener.agreement(self, self.agreement_fact(), to)
+
+    async def _agreement_changed(self) -> None:
+        await self._send_agreement([p for p in self.present() if p.in_room])
+
+    def _agreement_record(self) -> RoomRecord:
+        if self.record is None:
+            raise InvalidState("this room keeps no case record, so it cannot keep an agreement")
+        return self.record
+
+    def _data_dir(self) -> Path:
+        """Where signature images and the PDF go (the data directory, as for recordings)."""
+        if self.recordings_dir is None:
+            raise InvalidState("this room has no data directory for signatures")
+        return self.recordings_dir.parent
+
+    def _templates_dir(self) -> Path | None:
+        """The data directory, where an office may keep its own agreement templates."""
+        return None if self.recordings_dir is None else self.recordings_dir.parent
+
+    async def _restore_agreement(self) -> None:
+        assert self.record is not None
+        try:
+            self.agreement = await self.record.agreement()
+        except Exception:
+            logger.exception("Room(%s) could not load the agreement", self.id)
+            return
+        view = self.agreement
+        if view is not None and view.get("status") == "sealed" and not view.get("pdf_available"):
+            self._render_later(int(view["id"]))  # sealed before a crash: the PDF is still due
+
+    async def agreement_start(self, actor: Participant) -> dict[str, Any]:
+        """Start the agreement from the template (or take up the draft there is)."""
+        self._require_mediator(actor, "draft the agreement")
+        record = self._agreement_record()
+        self.agreement = await record.agreement_start(_who(actor), self._templates_dir())
+        await self._agreement_changed()
+        return self.agreement_fact()
+
+    async def agreement_update(
+        self, actor: Participant, terms: dict[str, Any], version: int
+    ) -> dict[str, Any]:
+        """Save the mediator's edit of the terms as the next version (``version`` is the one
+        the edit was made on: a stale one is refused and the editor gets the latest)."""
+        self._require_mediator(actor, "edit the agreement")
+        record = self._agreement_record()
+        try:
+            self.agreement = await record.agreement_update(
+                _who(actor), terms, version, self._templates_dir()
+            )
+        except Exception as exc:
+            if getattr(exc, "code", None) == "stale_version":
+                # Changed elsewhere meanwhile (the console): the editor starts from the latest.
+                self.agreement = await record.agreement()
+                await self._send_agreement([actor])
+            raise
+        await self._agreement_changed()
+        return self.agreement_fact()
+
+    async def agreement_sign(
+        self, actor: Participant, text_sha256: str, name: str, image_png: bytes
+    ) -> dict[str, Any]:
+        """Sign the text whose hash the signer was shown; the mediator's signature, last,
+        seals it, and the PDF is made in the background (everyone is told when it is ready)."""
+        self._require_in_room(actor)
+        record = self._agreement_record()
+        self.agreement, sealed = await record.agreement_sign(
+            _who(actor),
+            name=name,
+            text_sha256=text_sha256,
+            image_png=image_png,
+            data_dir=self._data_dir(),
+        )
+        await self._agreement_changed()
+        if sealed:
+            self._render_later(int(self.agreement["id"]))
+        return self.agreement_fact()
+
+    async def agreement_abandon(self, actor: Participant, reason: str) -> dict[str, Any]:
+        self._require_mediator(actor, "abandon the agreement")
+        record = self._agreement_record()
+        self.agreement = await record.agreement_abandon(_who(actor), reason)
+        await self._agreement_changed()
+        return self.agreement_fact()
+
+    def _render_later(self, agreement_id: int) -> None:
+        if self._agreement_render is not None and not self._agreement_render.done():
+            return
+        self._agreement_render = asyncio.ensure_future(self._render_agreement(agreement_id))
+
+    async def _render_agreement(self, agreement_id: int) -> None:
+        """Make the sealed agreement's PDF (a child process: seconds), outside the lock."""
+        record = self._agreement_record()
+        try:
+            view = await record.agreement_render(agreement_id, self._data_dir(), AGREEMENT_PLACE)
+        except Exception:
+            # The agreement is sealed and on record all the same; a restart tries again.
+            logger.exception("Room(%s) could not make the agreement's PDF", self.id)
+            return
+        async with self.lock:
+            if self.agreement is None or self.agreement.get("id") == agreement_id:
+                self.agreement = view
+            await self._agreement_changed()
+
     # -- the end ---------------------------------------------------------------------------
 
-    async def end_sitting(self, actor: Participant, outcome: str, note: str) -> None:
-        """Record how the sitting ended; the caller then closes the room for everyone."""
+    async def end_sitting(
+        self,
+        actor: Participant,
+        outcome: str,
+        note: str,
+        *,
+        reason: str | None = None,
+        next_sitting_at: dt.datetime | None = None,
+    ) -> None:
+        """Record how the sitting ended; the caller then closes the room for everyone. A refusal
+        (no sealed agreement, no reason…) leaves the room as it is."""
         self._require_mediator(actor, "end the sitting")
         if self.record is not None:
-            await self.record.set_outcome(outcome, note, _who(actor))
+            await self.record.set_outcome(
+                outcome,
+                note,
+                _who(actor),
+                reason=reason,
+                next_sitting_at=next_sitting_at,
+                data_dir=None if self.recordings_dir is None else self.recordings_dir.parent,
+            )
 
     async def close(self, ended: bool = True) -> None:
         """Close every peer connection; ``ended=False`` when only the server is stopping."""

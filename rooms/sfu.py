@@ -18,7 +18,7 @@ import asyncio
 import enum
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +38,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from rooms import aiortc_hooks as hooks
 from rooms.errors import NegotiationFailed, NoOfferPending, StaleAnswer
-from rooms.forwarding import LegTimeline, is_keyframe_start
+from rooms.forwarding import ForwardingCounters, LegTimeline, is_keyframe_start
 from rooms.recording import RoomRecording
 
 logger = logging.getLogger(__name__)
@@ -86,6 +86,11 @@ class MediaConfig:
 
     ice_servers: tuple[RTCIceServer, ...] = ()
     """STUN/TURN servers handed to aiortc; empty by default so nothing leaves the machine."""
+    ice_servers_factory: Callable[[], Sequence[RTCIceServer]] | None = None
+    """When set, called for each new peer connection instead of ``ice_servers`` (fresh
+    short-lived TURN credentials)."""
+    counters: ForwardingCounters = field(default_factory=ForwardingCounters, compare=False)
+    """The server's media totals, shared by every room (exported by ``server.metrics``)."""
     video_codec: str = "video/VP8"
     """The one video codec of every room (``video/VP8`` or ``video/H264``)."""
     audio_codec: str = "audio/opus"
@@ -96,6 +101,13 @@ class MediaConfig:
     """While a leg waits for a keyframe, ask again this often (a request can be lost)."""
     max_send_buffer: int = 256 * 1024
     """Bytes queued towards one subscriber beyond which its video drops to the next keyframe."""
+
+    def peer_ice_servers(self) -> list[RTCIceServer]:
+        """The ICE servers of one new server-side peer connection (a list, never ``None``:
+        aiortc adds a public STUN server when given ``None``)."""
+        if self.ice_servers_factory is not None:
+            return list(self.ice_servers_factory())
+        return list(self.ice_servers)
 
 
 class _IdleTrack(MediaStreamTrack):
@@ -230,10 +242,14 @@ class Source:
             self.codec_mime = codec.mimeType
             self.clock_rate = codec.clockRate
         self.received_packets += 1
+        counters = self.sfu.counters
+        counters.received_packets += 1
+        counters.received_bytes += len(packet.payload)
         await hooks.receive_bookkeeping(receiver, packet, arrival_time_ms, self.clock_rate)
         recorder = self.record_to
         if recorder is not None:
             recorder.push(self.kind, packet, self.codec_mime, self.clock_rate, arrival_time_ms)
+            counters.recorded_bytes += len(packet.payload)
         keyframe = self.kind == "video" and is_keyframe_start(self.codec_mime, packet.payload)
         want_keyframe = False
         for leg in self.legs:
@@ -254,6 +270,7 @@ class Source:
         if now - self.last_keyframe_request < self.sfu.config.keyframe_request_interval:
             return
         self.last_keyframe_request = now
+        self.sfu.counters.keyframe_requests += 1
         self.sfu.spawn(hooks.request_keyframe(self.transceiver.receiver, self.ssrc))
 
 
@@ -289,6 +306,7 @@ class Sfu:
     ) -> None:
         self.room_id = room_id
         self.config = config
+        self.counters = config.counters
         self._send_offer = send_offer
         self._may_receive = may_receive
         self._may_record = may_record
@@ -379,12 +397,14 @@ class Sfu:
         """Give a participant a fresh peer connection (replacing an older one) and offer it."""
         if self._ticker is None and self.config.mode is ForwardingMode.PACKET:
             self._ticker = asyncio.ensure_future(self._tick())
+        if participant_id in self._roles:
+            self.counters.reconnects += 1
         if participant_id in self.peers:
             await self.disconnect(participant_id)
         self._roles[participant_id] = role
         pc = RTCPeerConnection(
             RTCConfiguration(
-                iceServers=list(self.config.ice_servers), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE
+                iceServers=self.config.peer_ice_servers(), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE
             )
         )
         peer = Peer(participant_id=participant_id, pc=pc)
@@ -500,6 +520,7 @@ class Sfu:
             if leg.waiting_keyframe:
                 if not keyframe:
                     leg.dropped_packets += 1
+                    self.counters.dropped_packets += 1
                     return False
                 leg.rebase(packet, arrival_time_ms)
                 leg.waiting_keyframe = False
@@ -507,6 +528,7 @@ class Sfu:
                 # The subscriber can't keep up: drop to the next keyframe, never queue more.
                 leg.waiting_keyframe = True
                 leg.dropped_packets += 1
+                self.counters.dropped_packets += 1
                 return False
         elif packet.ssrc != timeline.source_ssrc or leg.resync:
             leg.rebase(packet, arrival_time_ms)
@@ -525,12 +547,16 @@ class Sfu:
         out.extensions.audio_level = packet.extensions.audio_level
         hooks.record_sent(leg.sender, out)
         assert leg.send is not None
+        data = out.serialize(leg.ext_map)
         try:
-            await leg.send(out.serialize(leg.ext_map))
+            await leg.send(data)
         except ConnectionError:
             leg.dropped_packets += 1
+            self.counters.dropped_packets += 1
             return True
         leg.forwarded_packets += 1
+        self.counters.forwarded_packets += 1
+        self.counters.forwarded_bytes += len(data)
         return True
 
     # -- negotiation -----------------------------------------------------------------------

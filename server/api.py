@@ -230,6 +230,8 @@ async def create_case(request: web.Request) -> web.Response:
                     received_on=received,
                     mediator_id=mediator.id,
                     actor=mediator.username,
+                    calendar=request.app[OFFICE].calendar,
+                    deadlines=request.app[OFFICE].deadlines,
                 )
                 number = case.number
             break
@@ -369,6 +371,8 @@ async def change_status(request: web.Request) -> web.Response:
             body.reason,
             today=request.app[OFFICE].today(),
             amount_recovered=body.amount_recovered,
+            calendar=request.app[OFFICE].calendar,
+            deadlines=request.app[OFFICE].deadlines,
         )
     async with sessions(request)() as session:
         return respond(case_out(await office_case(session, mediator, number), request.app[OFFICE]))
@@ -422,7 +426,9 @@ async def issue_invitations(request: web.Request) -> web.Response:
                 409, "conflict", f"add the {' and '.join(sorted(missing))} to the case first"
             )
         names["mediator"] = mediator.display_name
-        sitting = Sitting(case_id=case.id, room_id="")
+        # In UTC: SQLite keeps the wall time and drops the zone (UTCDateTime reads it as UTC).
+        scheduled = None if body.scheduled_at is None else body.scheduled_at.astimezone(dt.UTC)
+        sitting = Sitting(case_id=case.id, room_id="", scheduled_at=scheduled)
         session.add(sitting)
         await session.flush()
         sitting.room_id = f"case-{case.id}-{sitting.id}"

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class Body(BaseModel):
@@ -24,6 +24,8 @@ class MediatorOut(BaseModel):
     display_name: str
     office_id: int
     office_name: str = ""
+    role: str = "mediator"
+    """``mediator`` or ``supervisor`` (sees the whole office's figures)."""
 
 
 class OfficeOut(BaseModel):
@@ -113,6 +115,8 @@ class StatusIn(Body):
 
 class InvitationsIn(Body):
     valid_hours: int = Field(default=72, ge=1, le=24 * 30)
+    scheduled_at: AwareDatetime | None = None
+    """When the parties are told to join (with its time zone); shown on "my work"."""
 
 
 class InvitationOut(BaseModel):
@@ -154,6 +158,13 @@ class SittingOut(BaseModel):
     room_id: str
     opened_at: dt.datetime
     closed_at: dt.datetime | None
+    scheduled_at: dt.datetime | None = None
+    outcome: str | None = None
+    """``settled``, ``not_settled``, ``adjourned``, ``undecided`` once concluded."""
+    outcome_reason: str | None = None
+    """The termination reason (``not_settled``), else the mediator's note."""
+    next_sitting_at: dt.datetime | None = None
+    """An adjourned sitting's next date."""
 
 
 class RecordOut(BaseModel):
@@ -393,3 +404,116 @@ class TranscriptOut(BaseModel):
     evidence: list[TranscriptEvidence]
     recordings: list[TranscriptRecording]
     audit: TranscriptAudit
+
+
+# -- satisfaction (满意度) ---------------------------------------------------------------------
+
+
+class SatisfactionIn(Body):
+    rating: int = Field(ge=1, le=5, strict=True)
+    """1 (very dissatisfied) to 5 (very satisfied)."""
+    comment: str = Field(default="", max_length=1000)
+
+
+class SatisfactionOut(BaseModel):
+    role: str
+    """``consumer`` or ``business``."""
+    rating: int
+    comment: str
+    sitting_id: int | None
+    at: dt.datetime
+
+
+class SatisfactionAnswer(BaseModel):
+    """The asking party's answer, or ``null`` if they have not answered yet."""
+
+    answer: SatisfactionOut | None
+
+
+class SatisfactionList(BaseModel):
+    answers: list[SatisfactionOut]
+
+
+# -- settlement agreement (调解协议书) ---------------------------------------------------------
+
+
+class AgreementSigner(BaseModel):
+    role: str
+    name: str
+    signed_at: str | None
+    """ISO 8601, UTC."""
+
+
+class AgreementSignatureOut(BaseModel):
+    """One signature row, voided ones included (an edit of the text voids them)."""
+
+    id: int
+    role: str
+    name: str
+    signed_at: str | None
+    voided_at: str | None
+    text_sha256: str
+    image_sha256: str | None
+
+
+class AgreementOut(BaseModel):
+    """The case's current agreement (``cases.agreement.agreement_view``) and its signatures."""
+
+    id: int
+    case_id: int
+    sitting_id: int | None
+    status: Literal["draft", "sealed", "abandoned"]
+    version: int
+    template: str
+    terms: dict[str, Any]
+    text: str
+    """The canonical text the signatures bind to."""
+    text_sha256: str
+    amount: str | None
+    performance_due_on: str | None
+    performed_on: str | None
+    signatures: list[AgreementSigner]
+    """The valid signatures of the current text."""
+    sealed_at: str | None
+    verification_code: str | None
+    pdf_available: bool
+    pdf_sha256: str | None
+    signature_history: list[AgreementSignatureOut]
+
+
+class PerformedIn(Body):
+    performed_on: dt.date | None = None
+    """The day it was performed; today (the office's time zone) if left out."""
+
+
+class VerifyParty(BaseModel):
+    role: str
+    name: str
+    """Masked: the first character only (李**)."""
+
+
+class VerifyOut(BaseModel):
+    """What anyone holding the code may learn of a sealed agreement."""
+
+    verification_code: str
+    case_number: str
+    sealed_on: str
+    """The day it was sealed (office time zone)."""
+    text_sha256: str
+    pdf_sha256: str | None
+    parties: list[VerifyParty]
+
+
+class VerifyPdfUpload(BaseModel):
+    """``multipart/form-data`` with one field (documentation only: the handler streams it)."""
+
+    file: bytes
+    """The PDF to check, at most 10 MiB."""
+
+
+class VerifyPdfOut(BaseModel):
+    matches: bool
+    """Whether the uploaded file is byte for byte the sealed agreement's PDF."""
+    sha256: str
+    """SHA-256 of the uploaded file."""
+    pdf_sha256: str | None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from aiortc import RTCIceServer, RTCPeerConnection
+from aiortc import RTCPeerConnection
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,7 +20,10 @@ from rooms.room import RoomInfo, RoomRecord
 from rooms.sfu import ForwardingMode, MediaConfig
 from server.config import Settings
 from server.errors import api_errors
+from server.health import setup_health
+from server.ice import IceServers
 from server.keys import DATABASE, GATEWAY, OFFICE, ROOMS, SETTINGS
+from server.metrics import setup_metrics
 from server.office import load_office_rules
 from server.playback_api import playback_ctx
 from server.retention import retention_ctx
@@ -29,9 +33,22 @@ from signaling.gateway import Gateway
 logger = logging.getLogger(__name__)
 
 
+def ice_servers(settings: Settings) -> IceServers:
+    return IceServers(
+        static=settings.ice_servers,
+        stun_urls=settings.stun_urls,
+        turn_urls=settings.turn_urls,
+        turn_secret=settings.turn_secret,
+        turn_ttl=settings.turn_ttl,
+    )
+
+
 def media_config(settings: Settings) -> MediaConfig:
+    servers = ice_servers(settings)
     return MediaConfig(
-        ice_servers=tuple(RTCIceServer(**server) for server in settings.ice_servers),
+        ice_servers=servers.for_sfu(),
+        # Fresh TURN credentials for each server-side peer connection.
+        ice_servers_factory=servers.for_sfu if settings.turn_secret else None,
         video_codec=settings.video_codec,
         mode=ForwardingMode(settings.forwarding),
     )
@@ -49,10 +66,16 @@ async def _check_aiortc() -> None:
 
 async def _rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     await _check_aiortc()
-    aiortc_hooks.restrict_host_addresses(app[SETTINGS].ice_hosts)
+    settings = app[SETTINGS]
+    loop = asyncio.get_running_loop()
+    aiortc_hooks.restrict_host_addresses(settings.ice_hosts)
+    aiortc_hooks.limit_host_ports(loop, settings.media_ports)
+    aiortc_hooks.advertise_host_addresses(dict(settings.ice_advertise) or None)
     yield
     await app[ROOMS].close_all()
     aiortc_hooks.restrict_host_addresses(None)
+    aiortc_hooks.limit_host_ports(loop, None)
+    aiortc_hooks.advertise_host_addresses(None)
 
 
 def sitting_loader(engine: AsyncEngine) -> RoomLoader:
@@ -105,10 +128,13 @@ def create_app(settings: Settings, engine: AsyncEngine) -> web.Application:
         recordings_dir=settings.data_dir / "recordings",
     )
     app[ROOMS] = registry
-    gateway = Gateway(registry, settings.secret, [dict(s) for s in settings.ice_servers])
+    servers = ice_servers(settings)
+    gateway = Gateway(registry, settings.secret, servers.for_user)
     app[GATEWAY] = gateway
     gateway.attach(app)
     setup_routes(app)
+    setup_health(app)
+    setup_metrics(app)
     app.cleanup_ctx.append(_rooms_ctx)
     app.cleanup_ctx.append(retention_ctx)
     app.cleanup_ctx.append(playback_ctx)

@@ -39,8 +39,29 @@ class Settings:
     office_config: Path | None = None
     """JSON file with the office's categories, holidays and deadlines (see server.office)."""
     demo: bool = False
+    demo_cases: int = 30
+    """With ``demo``: concluded example cases seeded once, so the dashboard has figures."""
     links_file: Path | None = None
     """Where ``--demo`` also writes its three links as JSON (for scripts and tests)."""
+    stun_urls: tuple[str, ...] = ()
+    """``stun:`` URLs handed to browsers and the SFU (see server.ice)."""
+    turn_urls: tuple[str, ...] = ()
+    """``turn:``/``turns:`` URLs; each participant gets them with a fresh credential."""
+    turn_secret: bytes = b""
+    """coturn's ``static-auth-secret`` (``use-auth-secret``): signs the TURN credentials."""
+    turn_ttl: int = 6 * 3600
+    """How long a TURN credential stays valid (seconds)."""
+    media_ports: range | None = None
+    """UDP ports the SFU's ICE host sockets bind to; ``None``: any the system gives."""
+    ice_advertise: tuple[tuple[str, str], ...] = ()
+    """``(bound address or "*", advertised address)``: host candidates announced under a public
+    address (1:1 NAT)."""
+    log_format: str = "text"
+    """``text`` or ``json`` (one object per line, with room and case ids, no personal data)."""
+    min_free_disk_mb: int = 512
+    """``/readyz`` fails when the recordings' file system has less free space than this."""
+    redis_url: str = ""
+    """Redis, when a deployment has one (``/readyz`` and ``/metrics`` check it)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -84,3 +105,25 @@ def parse_ice_servers(text: str | None) -> tuple[dict[str, Any], ...]:
             raise ValueError("ICE servers must be a JSON list of objects with 'urls'")
         return tuple(servers)
     return tuple({"urls": [url.strip()]} for url in text.split(",") if url.strip())
+
+
+def parse_port_range(text: str | None) -> range | None:
+    """``--media-ports 40000-40999`` → ``range(40000, 41000)``; empty → ``None``."""
+    if not text:
+        return None
+    low, sep, high = text.strip().partition("-")
+    if not sep or not low.isdigit() or not high.isdigit():
+        raise ValueError(f"media ports must read LOW-HIGH, e.g. 40000-40999, not {text!r}")
+    first, last = int(low), int(high)
+    if not 1 <= first <= last <= 65535:
+        raise ValueError(f"media port range {text!r} is not within 1-65535, low to high")
+    return range(first, last + 1)
+
+
+def parse_advertise(values: list[str] | None) -> tuple[tuple[str, str], ...]:
+    """``--ice-advertise PUBLIC`` (every IPv4 host candidate) or ``PRIVATE=PUBLIC``."""
+    pairs = []
+    for value in values or []:
+        private, sep, public = value.strip().partition("=")
+        pairs.append((private, public) if sep else ("*", private))
+    return tuple(pairs)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cases import db
 from cases import repository as repo
 from cases.invitations import Invitation, issue_token
-from cases.models import Case, Mediator, Office, PartyRole, Sitting, utcnow
+from cases.models import Case, CaseStatus, Mediator, Office, PartyRole, Sitting, utcnow
 from cases.passwords import hash_password
 from recordings.transcript import SittingRecord
 from rooms.registry import RoomRegistry
@@ -38,8 +38,9 @@ def join_link(settings: Settings, invitation: Invitation) -> str:
 DEMO_USER = "demo"
 
 
-async def demo_account(engine: AsyncEngine) -> str:
-    """The demo mediator account, with a new password each run (returned, to print)."""
+async def demo_account(engine: AsyncEngine, example_cases: int = 30) -> str:
+    """The demo mediator and supervisor accounts, with a new password each run (returned, to
+    print); ``example_cases`` concluded cases are seeded once for the dashboard."""
     password = secrets.token_urlsafe(9)
     async with db.session_factory(engine)() as session, session.begin():
         office = (
@@ -54,7 +55,87 @@ async def demo_account(engine: AsyncEngine) -> str:
             mediator.password_hash = hash_password(password)
             mediator.office_id = office.id
             mediator.active = True
+        supervisor = (
+            await session.execute(select(Mediator).where(Mediator.username == DEMO_SUPERVISOR))
+        ).scalar_one_or_none()
+        if supervisor is None:
+            supervisor = await repo.create_mediator(
+                session, office, DEMO_SUPERVISOR, "陈主任", password
+            )
+        supervisor.password_hash = hash_password(password)
+        supervisor.office_id = office.id
+        supervisor.active = True
+        supervisor.role = "supervisor"
+    if example_cases:
+        await seed_demo_figures(engine, example_cases)
     return password
+
+
+DEMO_SUPERVISOR = "supervisor"
+"""The demo supervisor (the office dashboard), with the demo mediator's password."""
+
+DEMO_FIGURES_PREFIX = "DEMO-F-"
+# Not 家用电器 or 餐饮: the console's browser tests count the cases of those categories.
+_DEMO_CATEGORIES = ("预付卡", "网络购物", "美容美发", "汽车", "教育培训")
+_DEMO_OUTCOMES = (
+    CaseStatus.SETTLED,
+    CaseStatus.SETTLED,
+    CaseStatus.NOT_SETTLED,
+    CaseStatus.SETTLED,
+    CaseStatus.WITHDRAWN,
+    CaseStatus.SETTLED,
+    None,
+)
+
+
+async def seed_demo_figures(engine: AsyncEngine, count: int = 30) -> None:
+    """Cases of the last 14 months with outcomes, so the demo's dashboard has figures (made
+    once; the same every run, from a fixed pattern)."""
+    sessions = db.session_factory(engine)
+    async with sessions() as session, session.begin():
+        if (
+            await session.execute(
+                select(Case.id).where(Case.number.like(DEMO_FIGURES_PREFIX + "%")).limit(1)
+            )
+        ).first():
+            return
+        mediator = (
+            await session.execute(select(Mediator).where(Mediator.username == DEMO_USER))
+        ).scalar_one()
+        today = dt.date.today()
+        for i in range(count):
+            received = today - dt.timedelta(days=8 + (i * 421) // count)
+            case = await repo.create_case(
+                session,
+                office_id=mediator.office_id,
+                mediator_id=mediator.id,
+                number=f"{DEMO_FIGURES_PREFIX}{i + 1:04d}",
+                title=f"演示案件 {i + 1}",
+                category=_DEMO_CATEGORIES[i % len(_DEMO_CATEGORIES)],
+                amount_in_dispute=f"{300 + (i * 137) % 4000}.00",
+                received_on=received,
+                actor="demo",
+            )
+            outcome = _DEMO_OUTCOMES[i % len(_DEMO_OUTCOMES)]
+            if outcome is None:
+                continue
+            accepted = received + dt.timedelta(days=1 + i % 5)
+            concluded = accepted + dt.timedelta(days=3 + (i * 7) % 50)
+            for to, day in (
+                (CaseStatus.ACCEPTED, accepted),
+                (CaseStatus.IN_MEDIATION, accepted),
+                (outcome, min(concluded, today)),
+            ):
+                await repo.change_status(
+                    session,
+                    case.id,
+                    to,
+                    "demo",
+                    today=day,
+                    amount_recovered=f"{200 + (i * 89) % 3000}.00"
+                    if to is CaseStatus.SETTLED
+                    else None,
+                )
 
 
 async def _demo_case(

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from server import api_schemas as s
+from server import stats_schemas as ss
 
 # (method, path, summary, request body, response body)
 OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | None]] = [
@@ -155,11 +156,96 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | 
         s.SummaryIn,
         s.TranscriptSummary,
     ),
+    (
+        "get",
+        "/api/my-work",
+        "The logged-in mediator's day: sittings today and upcoming, parties not yet joined,"
+        " cases awaiting acceptance or near a deadline, agreements not yet performed",
+        None,
+        ss.MyWorkOut,
+    ),
+    (
+        "get",
+        "/api/stats",
+        "The office's figures for a period (from, to: YYYY-MM-DD; category; mediator) against"
+        " the same period a year earlier, by month and by category; a mediator sees only their"
+        " own (another's: 403 not_your_figures)",
+        None,
+        ss.StatsOut,
+    ),
+    (
+        "get",
+        "/api/stats/cases",
+        "The cases behind one figure (figure, from, to, category, mediator, page, per_page)",
+        None,
+        s.CaseList,
+    ),
+    (
+        "get",
+        "/api/stats/export.csv",
+        "The figures as CSV (UTF-8 with BOM; the same query as /api/stats)",
+        None,
+        None,
+    ),
+    (
+        "get",
+        "/api/stats/export.xlsx",
+        "The figures as an Excel workbook: one sheet per table, Chinese headers",
+        None,
+        None,
+    ),
+    (
+        "get",
+        "/api/stats/summary.pdf",
+        "A one-page PDF summary of the figures: period, office, generation time",
+        None,
+        None,
+    ),
+]
+
+OPERATIONS += [
+    (
+        "get",
+        "/api/cases/{number}/sittings/{sitting_id}/termination.pdf",
+        "The termination notice (调解终止通知书) of a sitting that ended as not_settled",
+        None,
+        None,
+    ),
+    (
+        "get",
+        "/api/cases/{number}/satisfaction",
+        "The parties' satisfaction answers (满意度), as given",
+        None,
+        s.SatisfactionList,
+    ),
+    (
+        "get",
+        "/api/cases/{number}/bundle.zip",
+        "The case bundle for a court or supervisor (recordings=1 adds the recording files); "
+        "check it with `mediation-room verify BUNDLE.zip`",
+        None,
+        None,
+    ),
 ]
 
 # Operations of a room's participants: authorised by the join link's token
 # (``Authorization: Bearer <token>``), not by a mediator's session.
 ROOM_OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | None]] = [
+    (
+        "get",
+        "/api/rooms/{room_id}/satisfaction",
+        "The party's satisfaction answer, or null (after the sitting ended)",
+        None,
+        s.SatisfactionAnswer,
+    ),
+    (
+        "post",
+        "/api/rooms/{room_id}/satisfaction",
+        "Rate the mediation 1–5 with an optional comment, once per party and case (201; 409 "
+        "already_answered, sitting_not_ended)",
+        s.SatisfactionIn,
+        s.SatisfactionOut,
+    ),
     (
         "post",
         "/api/rooms/{room_id}/evidence",
@@ -183,7 +269,52 @@ ROOM_OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseMode
     ),
 ]
 
-_MULTIPART: set[type[BaseModel]] = {s.EvidenceUpload}
+AGREEMENT_OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | None]] = [
+    (
+        "get",
+        "/api/cases/{number}/agreement",
+        "The case's current settlement agreement and every signature (voided ones too)",
+        None,
+        s.AgreementOut,
+    ),
+    (
+        "get",
+        "/api/cases/{number}/agreement.pdf",
+        "The sealed agreement's PDF (made on the first request)",
+        None,
+        None,
+    ),
+    (
+        "post",
+        "/api/cases/{number}/agreement/performed",
+        "Record that the sealed agreement was performed",
+        s.PerformedIn,
+        s.AgreementOut,
+    ),
+    (
+        "get",
+        "/api/rooms/{room_id}/agreement.pdf",
+        "A party's copy of the sealed agreement, for 30 days after signing (410 afterwards)",
+        None,
+        None,
+    ),
+    (
+        "get",
+        "/api/verify/{code}",
+        "Public: the facts of a sealed agreement by its verification code (names masked)",
+        None,
+        s.VerifyOut,
+    ),
+    (
+        "post",
+        "/api/verify/{code}",
+        "Public: whether an uploaded PDF (at most 10 MiB) is the sealed agreement's",
+        s.VerifyPdfUpload,
+        s.VerifyPdfOut,
+    ),
+]
+
+_MULTIPART: set[type[BaseModel]] = {s.VerifyPdfUpload, s.EvidenceUpload}
 _EVIDENCE_TYPES = ("image/jpeg", "image/png", "image/heic", "application/pdf")
 _FILES = {
     "/api/cases/{number}/evidence/{evidence_id}/file": _EVIDENCE_TYPES,
@@ -192,6 +323,15 @@ _FILES = {
     "/api/cases/{number}/playback/{job_id}/file": ("video/mp4",),
     "/api/cases/{number}/transcript.html": ("text/html",),
     "/api/cases/{number}/transcript.pdf": ("application/pdf",),
+    "/api/cases/{number}/agreement.pdf": ("application/pdf",),
+    "/api/rooms/{room_id}/agreement.pdf": ("application/pdf",),
+    "/api/cases/{number}/sittings/{sitting_id}/termination.pdf": ("application/pdf",),
+    "/api/cases/{number}/bundle.zip": ("application/zip",),
+    "/api/stats/export.csv": ("text/csv",),
+    "/api/stats/export.xlsx": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ),
+    "/api/stats/summary.pdf": ("application/pdf",),
 }
 
 
@@ -220,7 +360,8 @@ def openapi_document() -> dict[str, Any]:
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
     }
     binary = {"schema": {"type": "string", "format": "binary"}}
-    for method, path, summary, request, response in [*OPERATIONS, *ROOM_OPERATIONS]:
+    operations = [*OPERATIONS, *ROOM_OPERATIONS, *AGREEMENT_OPERATIONS]
+    for method, path, summary, request, response in operations:
         ok: dict[str, Any] = {"description": "OK"}
         if response is not None:
             ok["content"] = {"application/json": {"schema": ref(response)}}

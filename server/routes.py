@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server import api, evidence, playback_api, recordings_api, transcript_api, views
+from server import (
+    agreement_api,
+    api,
+    dashboard_api,
+    evidence,
+    health,
+    metrics,
+    outcome_api,
+    playback_api,
+    recordings_api,
+    transcript_api,
+    views,
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -41,9 +53,29 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/cases/{number}/transcript.html", transcript_api.transcript_html)
     app.router.add_get("/api/cases/{number}/transcript.pdf", transcript_api.transcript_pdf)
     app.router.add_put("/api/cases/{number}/summary", transcript_api.put_summary)
+    app.router.add_get(
+        "/api/cases/{number}/sittings/{sitting_id}/termination.pdf", outcome_api.termination_pdf
+    )
+    app.router.add_get("/api/cases/{number}/satisfaction", outcome_api.case_satisfaction)
+    app.router.add_get("/api/cases/{number}/bundle.zip", outcome_api.bundle_zip)
+    app.router.add_get("/api/rooms/{room_id}/satisfaction", outcome_api.get_satisfaction)
+    app.router.add_post("/api/rooms/{room_id}/satisfaction", outcome_api.post_satisfaction)
     app.router.add_post("/api/rooms/{room_id}/evidence", evidence.upload_evidence)
     app.router.add_get("/api/rooms/{room_id}/evidence", evidence.list_room_evidence)
     app.router.add_get("/api/rooms/{room_id}/evidence/{evidence_id}", evidence.room_evidence_file)
+    app.router.add_get("/api/my-work", dashboard_api.my_work)
+    app.router.add_get("/api/stats", dashboard_api.get_stats)
+    app.router.add_get("/api/stats/cases", dashboard_api.figure_cases)
+    app.router.add_get("/api/stats/export.csv", dashboard_api.export_csv)
+    app.router.add_get("/api/stats/export.xlsx", dashboard_api.export_xlsx)
+    app.router.add_get("/api/stats/summary.pdf", dashboard_api.export_pdf)
+    app.router.add_get("/api/cases/{number}/agreement", agreement_api.get_agreement)
+    app.router.add_get("/api/cases/{number}/agreement.pdf", agreement_api.agreement_pdf)
+    app.router.add_post("/api/cases/{number}/agreement/performed", agreement_api.mark_performed)
+    app.router.add_get("/api/rooms/{room_id}/agreement.pdf", agreement_api.room_agreement_pdf)
+    app.router.add_get("/api/verify/{code}", agreement_api.verify_code)
+    app.router.add_post("/api/verify/{code}", agreement_api.verify_pdf)
+    app.router.add_get("/verify", views.verify_page)
     app.router.add_get("/api/openapi.json", views.openapi_json)
     app.router.add_get("/", views.index)
     app.router.add_get("/room/{room_id}", views.room_page)
@@ -51,4 +83,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/vendor/{name}", views.vendor)
     app.router.add_get("/api/invitations/inspect", views.inspect_invitation)
     app.router.add_get("/healthz", views.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", metrics.metrics_view)
+    app.router.add_route("*", "/admin/drain", health.drain)
     app.router.add_static("/static/", views.STATIC_DIR, follow_symlinks=False)

@@ -36,6 +36,11 @@ async def console_page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC_DIR / "console.html", headers=NO_STORE)
 
 
+async def verify_page(request: web.Request) -> web.StreamResponse:
+    """The public check of a settlement agreement's verification code."""
+    return web.FileResponse(STATIC_DIR / "verify.html", headers=NO_STORE)
+
+
 async def vendor(request: web.Request) -> web.StreamResponse:
     """Third-party browser code, installed at set-up time; no CDN at run time."""
     path = VENDOR.get(request.match_info["name"])

@@ -8,6 +8,8 @@ follows), and turns any failure into an ``error`` event to the sender only — t
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ import socketio
 from aiohttp import web
 from pydantic import ValidationError
 
+from cases.agreement import AgreementError
 from cases.errors import CaseError, InvitationError
 from cases.invitations import Invitation, verify_token
 from rooms.errors import AlreadyJoined, NotJoined, RoomError
@@ -49,9 +52,13 @@ class Connection:
     joined: bool = False
 
 
-def error_body(code: str, message: str, event: str | None = None) -> dict[str, Any]:
-    """The one error shape of the product (HTTP and Socket.IO)."""
-    return schemas.ErrorBody(code=code, message=message, event=event).model_dump()
+def error_body(
+    code: str, message: str, event: str | None = None, field: str | None = None
+) -> dict[str, Any]:
+    """The one error shape of the product (HTTP and Socket.IO); ``field`` only when one input
+    was wrong."""
+    body = schemas.ErrorBody(code=code, message=message, event=event, field=field)
+    return body.model_dump(exclude=None if field else {"field"})
 
 
 def describe_validation_error(event: str, exc: ValidationError) -> str:
@@ -67,11 +74,16 @@ class Gateway:
     """Signaling for every room of this process; implements :class:`rooms.room.RoomListener`."""
 
     def __init__(
-        self, registry: RoomRegistry, secret: bytes, ice_servers: list[dict[str, Any]]
+        self,
+        registry: RoomRegistry,
+        secret: bytes,
+        ice_servers: list[dict[str, Any]] | Callable[[str], list[dict[str, Any]]],
     ) -> None:
         self.registry = registry
         self._secret = secret
         self._ice_servers = ice_servers
+        """The ``joined`` reply's ICE servers: a list, or ``participant id → list`` (fresh TURN
+        credentials for each join)."""
         self._connections: dict[str, Connection] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         # A phone that vanishes (no FIN: out of coverage, Wi-Fi → mobile data) is noticed within
@@ -110,6 +122,10 @@ class Gateway:
             "chat": self._chat,
             "start_recording": self._start_recording,
             "stop_recording": self._stop_recording,
+            "agreement_start": self._agreement_start,
+            "agreement_update": self._agreement_update,
+            "agreement_sign": self._agreement_sign,
+            "agreement_abandon": self._agreement_abandon,
         }
         assert set(handlers) == set(schemas.COMMANDS), "every command needs a handler"
         for event, handler in handlers.items():
@@ -165,6 +181,10 @@ class Gateway:
         """Close every client connection, so shutting down does not wait for browsers to go."""
         for sid in list(self._connections):
             await self.sio.disconnect(sid)
+        # Socket.IO's disconnect leaves the Engine.IO transport open until the client drops it;
+        # close those too, or the server's shutdown waits seconds for each websocket.
+        if self.sio.eio.sockets:  # (engineio's disconnect-all fails on an empty set)
+            await self.sio.eio.disconnect()
 
     def _bind(self, event: str, handler: Handler) -> Callable[..., Awaitable[dict[str, Any]]]:
         async def _on_event(sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:
@@ -240,6 +260,8 @@ class Gateway:
             return {"ok": True, **(result or {})}
         except ValidationError as exc:
             body = error_body("invalid_payload", describe_validation_error(event, exc), event)
+        except AgreementError as exc:
+            body = error_body(exc.code, exc.message, event, exc.field)
         except (RoomError, CaseError, ProtocolError) as exc:
             body = error_body(exc.code, exc.message, event)
         except Exception:
@@ -376,10 +398,51 @@ class Gateway:
     async def _stop_recording(self, conn: Connection, msg: schemas.StopRecording) -> None:
         await self._command(conn, lambda room, p: room.stop_recording(p))
 
+    async def _agreement_start(
+        self, conn: Connection, msg: schemas.AgreementStart
+    ) -> dict[str, Any]:
+        fact: dict[str, Any] = await self._command(conn, lambda room, p: room.agreement_start(p))
+        return fact
+
+    async def _agreement_update(
+        self, conn: Connection, msg: schemas.AgreementUpdate
+    ) -> dict[str, Any]:
+        fact: dict[str, Any] = await self._command(
+            conn, lambda room, p: room.agreement_update(p, dict(msg.terms), msg.version)
+        )
+        return fact
+
+    async def _agreement_sign(self, conn: Connection, msg: schemas.AgreementSign) -> dict[str, Any]:
+        data = msg.image.removeprefix("data:image/png;base64,")
+        try:
+            image = base64.b64decode(data, validate=True)
+        except binascii.Error:
+            raise ProtocolError(
+                "invalid_payload", "agreement_sign.image: not base64 PNG data"
+            ) from None
+        fact: dict[str, Any] = await self._command(
+            conn, lambda room, p: room.agreement_sign(p, msg.text_sha256, msg.name.strip(), image)
+        )
+        return fact
+
+    async def _agreement_abandon(
+        self, conn: Connection, msg: schemas.AgreementAbandon
+    ) -> dict[str, Any]:
+        fact: dict[str, Any] = await self._command(
+            conn, lambda room, p: room.agreement_abandon(p, msg.reason.strip())
+        )
+        return fact
+
     async def _end_sitting(self, conn: Connection, msg: schemas.EndSitting) -> None:
         room = self._room_of(conn)
         async with room.lock:
-            await room.end_sitting(self._member(conn, room), msg.outcome, msg.note)
+            await room.end_sitting(
+                self._member(conn, room),
+                msg.outcome,
+                msg.note,
+                reason=msg.reason,
+                next_sitting_at=msg.next_sitting_at,
+            )
         # Closing takes the room's lock and disconnects everyone, the sender too: after the ack.
         self._spawn(self._close_room(room.id))
 
@@ -409,7 +472,11 @@ class Gateway:
         joined = {
             **room.view_for(participant),
             "chat": room.chat_for(participant),
-            "ice_servers": self._ice_servers,
+            "ice_servers": (
+                self._ice_servers(participant.id)
+                if callable(self._ice_servers)
+                else self._ice_servers
+            ),
         }
         await self._emit("joined", joined, participant.connection_id)
 
@@ -441,6 +508,10 @@ class Gateway:
 
     async def offer(self, room: Room, participant: Participant, offer: dict[str, Any]) -> None:
         await self._emit("offer", offer, participant.connection_id)
+
+    async def agreement(self, room: Room, fact: dict[str, Any], to: list[Participant]) -> None:
+        for participant in to:
+            await self._emit("agreement", fact, participant.connection_id)
 
     async def replaced(self, room: Room, participant: Participant, old_connection: str) -> None:
         old = self._connections.get(old_connection)

@@ -5,9 +5,9 @@ Only the wire uses pydantic: handlers get these typed messages, never raw dicts.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class Message(BaseModel):
@@ -102,6 +102,10 @@ class SetScreenShare(Message):
 class EndSitting(Message):
     outcome: Literal["settled", "not_settled", "adjourned", "undecided"]
     note: str = Field(default="", max_length=500)
+    reason: str | None = Field(default=None, max_length=500)
+    """Why mediation is terminated: required with ``not_settled`` (it goes on the notice)."""
+    next_sitting_at: AwareDatetime | None = None
+    """When an ``adjourned`` sitting goes on (ISO 8601 with its UTC offset, in the future)."""
 
 
 class RaiseHand(Message):
@@ -123,6 +127,38 @@ class StopRecording(Message):
 class Chat(Message):
     text: str = Field(min_length=1, max_length=500)
     client_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+SIGNATURE_IMAGE_MAX = 400_000
+"""Characters of a signature image's base64 (about 290 KiB of PNG: a drawn signature is
+10–60 KiB)."""
+
+
+class AgreementStart(Message):
+    pass
+
+
+class AgreementUpdate(Message):
+    terms: dict[str, Any]
+    """The whole set of terms (``cases.agreement.validate_terms`` checks each)."""
+    version: int = Field(ge=1)
+    """The version the edit was made on."""
+
+
+class AgreementSign(Message):
+    text_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    """The SHA-256 of the text the signer was shown."""
+    name: str = Field(min_length=1, max_length=40)
+    image: str = Field(
+        min_length=16,
+        max_length=SIGNATURE_IMAGE_MAX,
+        pattern=r"^(data:image/png;base64,)?[A-Za-z0-9+/]+={0,2}$",
+    )
+    """The drawn signature: PNG as base64 (a ``data:image/png;base64,`` URL is accepted)."""
+
+
+class AgreementAbandon(Message):
+    reason: str = Field(default="", max_length=200)
 
 
 COMMANDS: dict[str, type[Message]] = {
@@ -149,6 +185,10 @@ COMMANDS: dict[str, type[Message]] = {
     "chat": Chat,
     "start_recording": StartRecording,
     "stop_recording": StopRecording,
+    "agreement_start": AgreementStart,
+    "agreement_update": AgreementUpdate,
+    "agreement_sign": AgreementSign,
+    "agreement_abandon": AgreementAbandon,
 }
 """Every command a client may send, by event name."""
 
@@ -280,12 +320,40 @@ class Replaced(Message):
     message: str
 
 
+class SignatureView(Message):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    role: Literal["mediator", "consumer", "business"]
+    name: str
+
+
+class AgreementView(Message):
+    """The agreement's view (``cases.agreement.agreement_view``); its core fields are fixed
+    here, the rest (terms details, dates) may grow."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    id: int
+    status: Literal["draft", "sealed", "abandoned"]
+    version: int
+    text: str
+    text_sha256: str
+    signatures: list[SignatureView]
+    voided: list[SignatureView]
+    pdf_available: bool
+
+
+class AgreementFact(Message):
+    agreement: AgreementView | None
+    pdf_url: str | None
+
+
 class ErrorBody(Message):
     """The one error shape, for Socket.IO and HTTP alike."""
 
     code: str
     message: str
     event: str | None = None
+    field: str | None = None
+    """Which input was wrong (``amount``, ``due_on``…), for errors about one; absent otherwise."""
 
 
 FACTS: dict[str, type[Message]] = {
@@ -296,6 +364,7 @@ FACTS: dict[str, type[Message]] = {
     "evidence_added": EvidenceAdded,
     "dismissed": Dismissed,
     "replaced": Replaced,
+    "agreement": AgreementFact,
     "error": ErrorBody,
 }
 """Every fact the server emits, by event name (``docs/protocol.md`` documents each)."""

@@ -1,5 +1,6 @@
 // Wiring: the page's life from the invitation check to leaving. Events in, state out.
 
+import { agreementSnapshot, initAgreement, renderAgreement } from "./agreement.js";
 import {
   MAX_EVIDENCE_BYTES,
   fetchEvidenceBlob,
@@ -7,7 +8,7 @@ import {
   uploadEvidence,
   viewerKind,
 } from "./evidence.js";
-import { lang, onLangChange, t, toggleLang, translateStatic } from "./i18n.js";
+import { hasMessage, lang, onLangChange, t, toggleLang, translateStatic } from "./i18n.js";
 import { PeerSession, acquireMedia, listDevices } from "./media.js";
 import { applyZoom, panelDom, zoom } from "./panels.js";
 import { REFUSAL_CODES, createSignaling } from "./signaling.js";
@@ -56,6 +57,7 @@ const hooks = {
 };
 subscribe(() => {
   render(state, media, hooks);
+  renderAgreement(state);
   effects();
 });
 
@@ -153,6 +155,7 @@ function ensureSignaling() {
       room_view: (view) => dispatch("roomView", view),
       chat: (payload) => dispatch("chatReceived", payload),
       evidence_added: (payload) => dispatch("evidenceAdded", payload),
+      agreement: (payload) => dispatch("agreementReceived", payload),
       dismissed(payload) {
         // The link is revoked: no reconnecting, the reason stays on screen.
         endCall();
@@ -170,12 +173,17 @@ function ensureSignaling() {
 
 /** Commands whose callers show their own result (the `error` event would say it twice). */
 const SELF_REPORTING = new Set([
+  "end_sitting",
   "verify_identity",
   "chat",
   "answer",
   "ice_candidate",
   "start_recording",
   "stop_recording",
+  "agreement_start",
+  "agreement_update",
+  "agreement_sign",
+  "agreement_abandon",
 ]);
 const KNOWN_ERRORS = new Set([
   "forbidden",
@@ -789,13 +797,57 @@ function submitReason(event) {
   dispatch("dialogClosed");
 }
 
-function submitEnd(event) {
+const endField = (form, testid) => form.querySelector(`[data-testid="${testid}"]`);
+
+/** 调解终止 asks for its reason, 休会 for the next date; a change hides the old errors. */
+function syncEndFields(form) {
+  const outcome = form.querySelector('input[name="outcome"]:checked')?.value;
+  endField(form, "end-reason-field").hidden = outcome !== "not_settled";
+  endField(form, "end-next-field").hidden = outcome !== "adjourned";
+  for (const testid of ["end-reason-error", "end-next-error", "end-error"]) {
+    endField(form, testid).hidden = true;
+  }
+}
+
+/** `2026-11-20T14:30` (a datetime-local value) with this device's UTC offset. */
+function withOffset(local) {
+  const minutes = -new Date(local).getTimezoneOffset();
+  const sign = minutes >= 0 ? "+" : "-";
+  const pad = (n) => String(Math.floor(Math.abs(n))).padStart(2, "0");
+  return `${local.length === 16 ? `${local}:00` : local}${sign}${pad(minutes / 60)}:${pad(minutes % 60)}`;
+}
+
+async function submitEnd(event) {
   event.preventDefault();
   const form = event.target;
   const outcome = form.querySelector('input[name="outcome"]:checked')?.value ?? "undecided";
-  const note = form.querySelector("textarea").value.trim();
-  run(signaling.endSitting(outcome, note), "end_sitting");
-  dispatch("dialogClosed");
+  const note = endField(form, "end-note").value.trim();
+  const reason = endField(form, "end-reason").value.trim();
+  const next = endField(form, "end-next").value;
+  syncEndFields(form);
+  if (outcome === "not_settled" && !reason) {
+    endField(form, "end-reason-error").hidden = false;
+    endField(form, "end-reason").focus();
+    return;
+  }
+  if (outcome === "adjourned" && (!next || new Date(next) <= new Date())) {
+    endField(form, "end-next-error").hidden = false;
+    endField(form, "end-next").focus();
+    return;
+  }
+  const extra = {};
+  if (outcome === "not_settled") extra.reason = reason;
+  if (outcome === "adjourned") extra.nextSittingAt = withOffset(next);
+  try {
+    await signaling.endSitting(outcome, note, extra);
+    dispatch("dialogClosed");
+  } catch (err) {
+    // Refused (no sealed agreement, …): the dialog stays, with the reason in words.
+    const key = `end.error.${err.code}`;
+    const box = endField(form, "end-error");
+    box.textContent = hasMessage(key) ? t(key) : t("end.error.other", { code: err.code });
+    box.hidden = false;
+  }
 }
 
 function zoomBy(factor) {
@@ -977,6 +1029,9 @@ function bindControls() {
   // dialogs
   on(document.querySelector('[data-testid="reason-form"]'), "submit", submitReason);
   on(document.querySelector('[data-testid="end-form"]'), "submit", submitEnd);
+  on(document.querySelector('[data-testid="end-form"]'), "change", (e) =>
+    syncEndFields(e.currentTarget),
+  );
   for (const testid of ["reason-cancel", "end-cancel"]) {
     click(document.querySelector(`[data-testid="${testid}"]`), () => dispatch("dialogClosed"));
   }
@@ -997,6 +1052,13 @@ function bindControls() {
   dispatch("layoutChanged", { wide: wide.matches });
   dispatch("screenSupported", { supported: Boolean(navigator.mediaDevices?.getDisplayMedia) });
   setInterval(tickTimers, 1000);
+  initAgreement({
+    signaling: () => signaling,
+    openPanel: (panel) => {
+      if (state.wide) dispatch("panelChosen", { panel });
+      else openDrawer(panel);
+    },
+  });
 }
 
 /** A read-only snapshot for tests: plain data only. */
@@ -1028,6 +1090,7 @@ function snapshot() {
     local: { audio: state.local.audio, video: state.local.video },
     chat: { messages: state.chat.messages, outbox: state.chat.outbox, unread: state.chat.unread },
     evidence: state.evidence,
+    agreement: agreementSnapshot(),
     viewer: v && { id: v.id, status: v.status, kind: v.kind, code: v.code },
     identityCheck: state.identityCheck,
     recordingCommand: state.recordingCommand,

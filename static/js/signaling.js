@@ -34,6 +34,7 @@ const FACTS = [
   "evidence_added",
   "dismissed",
   "replaced",
+  "agreement",
 ];
 
 /**
@@ -196,9 +197,13 @@ export function createSignaling({ token, roomId, handlers }) {
     stopRecording() {
       return command("stop_recording", {});
     },
-    endSitting(outcome, note) {
+    /** `reason` with not_settled (调解终止), `nextSittingAt` (ISO 8601 with offset) with
+     * adjourned; refused (`agreement_not_sealed`, …) → a CommandError. */
+    endSitting(outcome, note, { reason, nextSittingAt } = {}) {
       const payload = { outcome };
       if (note) payload.note = note;
+      if (reason) payload.reason = reason;
+      if (nextSittingAt) payload.next_sitting_at = nextSittingAt;
       return command("end_sitting", payload);
     },
 
@@ -212,6 +217,22 @@ export function createSignaling({ token, roomId, handlers }) {
     /** Ack: `{ok, message}` — the stored message. */
     chat(text, clientId) {
       return command("chat", { text, client_id: clientId });
+    },
+
+    // -- the settlement agreement (acks carry `{agreement, pdf_url}`) --
+    agreementStart() {
+      return command("agreement_start", {});
+    },
+    /** The whole set of terms, made on `version`. */
+    agreementUpdate(terms, version) {
+      return command("agreement_update", { terms, version });
+    },
+    /** Sign the text of `textSha256` with a drawn PNG (a data URL) and the typed name. */
+    agreementSign({ textSha256, name, image }) {
+      return command("agreement_sign", { text_sha256: textSha256, name, image });
+    },
+    agreementAbandon(reason) {
+      return command("agreement_abandon", reason ? { reason } : {});
     },
   };
 }

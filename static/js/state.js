@@ -102,6 +102,10 @@ export const state = {
   remote: {},
   /** A passing message in the room view: {key, params}. */
   notice: null,
+  /** The settlement agreement as the server last sent it (the `agreement` fact): `view` (null
+   * before one is started), `pdfUrl` once the sealed PDF is made, and `previousText`, the text
+   * of the version before (the page marks what changed). */
+  agreement: { view: null, pdfUrl: null, previousText: null, received: false },
   audioBlocked: false,
 };
 
@@ -295,6 +299,35 @@ function upsertEvidence(s, evidence) {
   else s.evidence.list[index] = evidence;
 }
 
+/** Say what changed in the agreement (the newest line is what the live region reads). */
+function announceAgreement(s, before, after, pdfBefore, pdfAfter) {
+  const role = s.self?.role;
+  if (!after) return;
+  const signedRoles = (view) => new Set((view?.signatures ?? []).map((x) => x.role));
+  const was = before && before.id === after.id ? before : null;
+  if (!was) {
+    if (after.status === "draft") announce(s, "announce.agreement.started");
+    return;
+  }
+  if (after.status === "abandoned" && was.status !== "abandoned") {
+    announce(s, "announce.agreement.abandoned");
+  } else if (after.status === "sealed" && was.status !== "sealed") {
+    announce(s, "announce.agreement.sealed", { assertive: true });
+  } else if (after.version !== was.version) {
+    const voided = signedRoles(was).has(role) && !signedRoles(after).has(role);
+    if (voided) announce(s, "announce.agreement.voided", { assertive: true });
+    else announce(s, "announce.agreement.updated", { params: { version: after.version } });
+  } else {
+    const signedBefore = signedRoles(was);
+    for (const sig of after.signatures ?? []) {
+      if (!signedBefore.has(sig.role)) {
+        announce(s, "announce.agreement.signed", { paramKeys: { role: `role.${sig.role}` } });
+      }
+    }
+  }
+  if (pdfAfter && !pdfBefore) announce(s, "announce.agreement.pdf");
+}
+
 const handlers = {
   pageOpened(s, { roomId, token, name }) {
     s.roomId = roomId;
@@ -435,6 +468,17 @@ const handlers = {
   chatRefused(s, { clientId, code }) {
     s.chat.outbox = s.chat.outbox.filter((m) => m.client_id !== clientId);
     s.notice = { key: "chat.refused", params: { code } };
+  },
+  agreementReceived(s, { agreement, pdf_url }) {
+    const before = s.agreement.view;
+    const after = agreement ?? null;
+    let previousText = s.agreement.previousText;
+    if (!after || !before || before.id !== after.id) previousText = null;
+    else if (before.version !== after.version) previousText = before.text;
+    if (s.agreement.received) {
+      announceAgreement(s, before, after, s.agreement.pdfUrl, pdf_url ?? null);
+    }
+    s.agreement = { view: after, pdfUrl: pdf_url ?? null, previousText, received: true };
   },
   chatReceived(s, { message }) {
     if (!message || !upsertMessage(s, message)) return;

@@ -212,12 +212,33 @@ def test_a_whole_session_from_lobby_to_the_end(server: Server, new_page: NewPage
     mediator.get_by_test_id("end-sitting").click()
     dialog = mediator.get_by_test_id("end-dialog")
     expect(dialog).to_be_visible()
-    mediator.get_by_test_id("outcome-settled").check()
+    # Settled needs a sealed agreement, terminated an accepted case: this one (only received)
+    # ends undecided.
+    mediator.get_by_test_id("outcome-undecided").check()
     mediator.get_by_test_id("end-note").fill("商家同意退货，全额退款。")
     mediator.get_by_test_id("end-confirm").click()
     for page in pages.values():
         expect(page.get_by_test_id("ended-message")).to_be_visible()
         expect(page.get_by_test_id("ended-message")).to_have_text("调解室已关闭")
+
+    # ---- each party is asked for a rating on their own page; the mediator is not
+    expect(consumer.get_by_test_id("satisfaction")).to_be_visible()
+    expect(business.get_by_test_id("satisfaction")).to_be_visible()
+    expect(mediator.get_by_test_id("satisfaction")).to_be_hidden()
+    consumer.get_by_test_id("satisfaction-submit").click()  # no rating chosen: said, not sent
+    expect(consumer.get_by_test_id("satisfaction-error")).to_be_visible()
+    consumer.get_by_test_id("satisfaction-4").click()
+    expect(consumer.get_by_test_id("satisfaction-4")).to_have_attribute("aria-checked", "true")
+    consumer.get_by_test_id("satisfaction-comment").fill("调解员很耐心")
+    consumer.get_by_test_id("satisfaction-submit").click()
+    expect(consumer.get_by_test_id("satisfaction-thanks")).to_be_visible()
+    expect(consumer.get_by_test_id("satisfaction-yours")).to_contain_text("4")
+    # The answer is on record: a reload of the link shows it instead of the form.
+    consumer.reload()
+    expect(consumer.get_by_test_id("satisfaction-yours")).to_contain_text("4")
+    expect(consumer.get_by_test_id("satisfaction-submit")).to_have_count(0)
+    # The business still has its own form, untouched by the consumer's answer.
+    expect(business.get_by_test_id("satisfaction-submit")).to_be_visible()
 
 
 def test_a_party_is_not_offered_the_mediators_controls(server: Server, new_page: NewPage) -> None:

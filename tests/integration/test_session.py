@@ -4,6 +4,7 @@ the caucus enforced by the SFU, the mediator's controls, chat, reconnection, per
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 import time
 from collections.abc import Callable
@@ -429,7 +430,16 @@ async def test_ending_the_sitting_records_the_outcome(
     make_client: Callable[[str], RoomClient], server: RunningServer
 ) -> None:
     mediator, consumer, business = await three(make_client)
-    ack = await mediator.call("end_sitting", {"outcome": "adjourned", "note": "下周三继续"})
+    # Adjourned needs the next date; without it the room goes on, told why.
+    refused = await mediator.call("end_sitting", {"outcome": "adjourned", "note": "下周三继续"})
+    assert refused["ok"] is False and refused["error"]["code"] == "next_sitting_required"
+    next_at = (dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) + dt.timedelta(days=7)).replace(
+        hour=14, minute=0, second=0, microsecond=0
+    )
+    ack = await mediator.call(
+        "end_sitting",
+        {"outcome": "adjourned", "note": "下周三继续", "next_sitting_at": next_at.isoformat()},
+    )
     assert ack == {"ok": True}
     for client in (consumer, business):
         assert await wait_for(lambda c=client: any(e["code"] == "room_closed" for e in c.errors), 5)
@@ -446,7 +456,10 @@ async def test_ending_the_sitting_records_the_outcome(
     finally:
         await engine.dispose()
     texts = [e.text for e in await transcript(server)]
-    assert "王调解员（调解员）结束本次调解，结果：择期继续调解；下周三继续" in texts
+    assert (
+        "王调解员（调解员）结束本次调解，结果：择期继续调解，"
+        f"下次调解时间：{next_at:%Y-%m-%d} 14:00；下周三继续"
+    ) in texts
 
 
 async def test_admissions_survive_a_server_restart(tmp_path: Path) -> None:

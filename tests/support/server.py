@@ -55,13 +55,16 @@ def run_server(
     timeout: float = 30.0,
     demo: bool = True,
     file_size_limit: int | None = None,
+    demo_cases: int = 0,
 ) -> Iterator[RunningServer]:
     """Start ``mediation-room serve --demo`` on loopback; stop it (SIGTERM) at the end.
 
     ``demo=False`` starts the server on an existing data directory without seeding anything
     (a restart: the open sittings reopen as their participants come back); ``links`` is empty.
-    ``file_size_limit`` (bytes, RLIMIT_FSIZE) makes any file the server writes past that size
-    fail with EFBIG, like a full disk (Python ignores SIGXFSZ, so the write raises).
+    ``demo_cases``: the example concluded cases ``--demo`` seeds for the dashboard (none by
+    default: most tests want the demo case alone). ``file_size_limit`` (bytes, RLIMIT_FSIZE)
+    makes any file the server writes past that size fail with EFBIG, like a full disk (Python
+    ignores SIGXFSZ, so the write raises).
     """
     port = free_port()
     tmp.mkdir(parents=True, exist_ok=True)
@@ -81,7 +84,11 @@ def run_server(
         "127.0.0.1",
         "--data-dir",
         str(data_dir),
-        *(["--demo", "--links-file", str(links_file)] if demo else []),
+        *(
+            ["--demo", "--links-file", str(links_file), "--demo-cases", str(demo_cases)]
+            if demo
+            else []
+        ),
         *extra,
     ]
     env = {

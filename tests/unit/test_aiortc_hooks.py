@@ -37,3 +37,59 @@ def test_host_addresses_can_be_restricted_and_restored() -> None:
     finally:
         aiortc_hooks.restrict_host_addresses(None)
     assert "127.0.0.1" not in aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False)
+
+
+async def test_host_sockets_take_ports_from_the_range_and_turn_sockets_do_not() -> None:
+    import asyncio
+    import socket
+
+    from tests.support.server import free_port
+
+    loop = asyncio.get_running_loop()
+    base = free_port()
+    ports = range(base, base + 2)
+    aiortc_hooks.restrict_host_addresses(["127.0.0.1"])
+    aiortc_hooks.limit_host_ports(loop, ports)
+    connections = [aioice.ice.Connection(ice_controlling=True) for _ in range(3)]
+    try:
+        for connection in connections[:2]:
+            await connection.gather_candidates()
+        bound = sorted(c.local_candidates[0].port for c in connections[:2])
+        assert bound == list(ports)
+        # The range is full: the third gets no host candidate rather than a random port.
+        await connections[2].gather_candidates()
+        assert connections[2].local_candidates == []
+        # Any other datagram socket (a TURN client's, say) still gets a port of the system's.
+        other, _ = await loop.create_datagram_endpoint(
+            asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+        )
+        assert other.get_extra_info("sockname")[1] not in ports
+        other.close()
+    finally:
+        aiortc_hooks.limit_host_ports(loop, None)
+        aiortc_hooks.restrict_host_addresses(None)
+        for connection in connections:
+            await connection.close()
+    assert "create_datagram_endpoint" not in vars(loop)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", ports.start))  # released on close
+
+
+async def test_host_candidates_can_be_advertised_under_another_address() -> None:
+    aiortc_hooks.restrict_host_addresses(["127.0.0.1"])
+    aiortc_hooks.advertise_host_addresses({"127.0.0.1": "203.0.113.7"})
+    connection = aioice.ice.Connection(ice_controlling=True)
+    try:
+        await connection.gather_candidates()
+        [candidate] = connection.local_candidates
+        assert (candidate.type, candidate.host) == ("host", "203.0.113.7")
+        # The socket itself stays on the real address.
+        assert connection._protocols[0].transport.get_extra_info("sockname")[0] == "127.0.0.1"
+    finally:
+        aiortc_hooks.advertise_host_addresses(None)
+        aiortc_hooks.restrict_host_addresses(None)
+        await connection.close()
+    assert (
+        aioice.ice.Connection.get_component_candidates
+        is aiortc_hooks._original_get_component_candidates
+    )

@@ -51,6 +51,14 @@ async function file(path) {
   throw new ApiError(response.status, code, "");
 }
 
+/** A sitting's termination notice (调解终止通知书), a PDF download (same-origin cookie). */
+export const terminationUrl = (number, sittingId) =>
+  `${casePath(number)}/sittings/${encodeURIComponent(String(sittingId))}/termination.pdf`;
+
+/** The case bundle (a zip for a court or supervisor); `recordings` adds the recording files. */
+export const bundleUrl = (number, recordings = false) =>
+  `${casePath(number)}/bundle.zip${recordings ? "?recordings=1" : ""}`;
+
 /** The transcript document as a printable page: opened in a tab (same-origin cookie). */
 export const transcriptPageUrl = (number) => `${casePath(number)}/transcript.html`;
 
@@ -68,6 +76,15 @@ export const api = {
       if (value !== "" && value !== null && value !== undefined) params.set(key, String(value));
     }
     return request("GET", `/api/cases?${params}`);
+  },
+  /** The cases behind one dashboard figure: {figure, from, to, category, mediator, page,
+   * per_page}; the same answer as listCases. */
+  figureCases(query) {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== "" && value !== null && value !== undefined) params.set(key, String(value));
+    }
+    return request("GET", `/api/stats/cases?${params}`);
   },
   createCase: (body) => request("POST", "/api/cases", body),
   getCase: (number, reveal = false) =>
@@ -118,4 +135,6 @@ export const api = {
   transcriptPdf: (number) => file(`${casePath(number)}/transcript.pdf`),
   /** {seq, at, author, text}: the summary as saved (the same text again saves nothing new). */
   saveSummary: (number, text) => request("PUT", `${casePath(number)}/summary`, { text }),
+  /** {answers: [{role, rating, comment, sitting_id, at}]}: the parties' satisfaction. */
+  caseSatisfaction: (number) => request("GET", `${casePath(number)}/satisfaction`),
 };

@@ -6,6 +6,7 @@ import { ApiError, api } from "./api.js";
 import { DEFAULT_VALID_HOURS, normalizeAmount, sameAmount, todayISO } from "./domain.js";
 import { EMPTY_QUERY, caseHash, listHash, parseRoute } from "./routes.js";
 import { createPlayback } from "./playback.js";
+import { showOfficeView } from "./dashboard.js";
 import { dispatch, state, subscribe } from "./state.js";
 import { dom, render, roleLabel, statusLabel } from "./views.js";
 
@@ -111,7 +112,10 @@ function route() {
   const target = parseRoute(location.hash);
   if (target.name === "create") openCreate();
   else if (target.name === "case") openCase(target.number);
-  else loadList(target.query);
+  else if (target.name === "dashboard" || target.name === "work") {
+    dispatch("pageShown", { view: target.name });
+    showOfficeView(target.name, target.search, state.office);
+  } else loadList(target.query);
 }
 
 // ---- session --------------------------------------------------------------------------------
@@ -196,7 +200,18 @@ async function loadList(query) {
   const seq = ++loadSeq;
   dispatch("listRequested", { query });
   try {
-    const answer = await api.listCases(listQuery(query));
+    // A dashboard figure's cases (#/cases?figure=…) come from the figure's own query.
+    const answer = query.figure
+      ? await api.figureCases({
+          figure: query.figure,
+          from: query.from,
+          to: query.to,
+          category: query.category,
+          mediator: query.mediator,
+          page: query.page,
+          per_page: state.list.perPage,
+        })
+      : await api.listCases(listQuery(query));
     if (seq !== loadSeq) return;
     const perPage = query.deadline ? state.list.perPage : answer.per_page;
     dispatch("listLoaded", { cases: answer.cases, total: answer.total, perPage });
@@ -280,6 +295,7 @@ async function openCase(number) {
   refreshInvitations(); // on its own: a failure there leaves the rest of the case shown
   refreshRecordings(); // likewise
   refreshEvidence(); // likewise
+  refreshSatisfaction(); // likewise
   try {
     const [data, record] = await Promise.all([api.getCase(number), api.getRecord(number)]);
     if (seq !== loadSeq) return;
@@ -317,6 +333,19 @@ async function refreshRecordings() {
   } catch (err) {
     if (seq !== recordingsSeq || loggedOutBy(err)) return;
     dispatch("actionFailed", { action: "recordings", ...codeOf(err) });
+  }
+}
+
+/** The parties' satisfaction answers (满意度), given on their links after a sitting. */
+async function refreshSatisfaction() {
+  const number = state.case.number;
+  try {
+    const answer = await api.caseSatisfaction(number);
+    if (state.case.number !== number) return;
+    dispatch("satisfactionLoaded", { answers: answer.answers });
+  } catch (err) {
+    if (loggedOutBy(err)) return;
+    dispatch("actionFailed", { action: "satisfaction", ...codeOf(err) });
   }
 }
 

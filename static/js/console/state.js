@@ -37,6 +37,8 @@ function freshCase(number = null, batches = []) {
     evidence: null,
     /** The file in the viewer: {id, status: "loading"|"ready"|"failed", blobUrl, code}. */
     viewing: null,
+    /** GET /api/cases/{number}/satisfaction: the parties' answers; null until known. */
+    satisfaction: null,
   };
 }
 
@@ -208,6 +210,9 @@ const handlers = {
     if (s.case.playing === id) s.case.playerFailed = true;
   },
 
+  satisfactionLoaded(s, { answers }) {
+    s.case.satisfaction = answers;
+  },
   evidenceLoaded(s, { evidence }) {
     s.case.evidence = evidence;
     if (!evidence.some((e) => e.id === s.case.viewing?.id)) s.case.viewing = null;
@@ -316,6 +321,10 @@ const handlers = {
   },
   toastHidden(s) {
     s.toast = null;
+  },
+  /** The office's views (#/dashboard, #/work): dashboard.js renders their content. */
+  pageShown(s, { view }) {
+    s.view = view;
   },
 };
 

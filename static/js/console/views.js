@@ -17,7 +17,7 @@ import {
   isConcluded,
   nextStatuses,
 } from "./domain.js";
-import { transcriptPageUrl } from "./api.js";
+import { bundleUrl, terminationUrl, transcriptPageUrl } from "./api.js";
 import { qrSvg } from "./qr.js";
 import { caseHash, listHash } from "./routes.js";
 
@@ -137,6 +137,10 @@ export const dom = {
   evidenceViewer: $("evidence-viewer"),
   evidenceViewerCaption: $("evidence-viewer-caption"),
   evidenceViewerError: $("evidence-viewer-error"),
+  satisfactionError: $("satisfaction-error"),
+  satisfactionAnswers: $("satisfaction-answers"),
+  bundleDownload: $("bundle-download"),
+  bundleDownloadRecordings: $("bundle-download-recordings"),
 };
 
 // ---- small helpers --------------------------------------------------------------------------
@@ -939,6 +943,7 @@ function sittingItem(sitting, i, s) {
       }),
     ]),
     el("span", { testid: "sitting-times", text: when }),
+    ...sittingOutcome(sitting, s),
     open && !pending
       ? el("div", { class: "actions" }, [
           el("button", {
@@ -975,6 +980,70 @@ function sittingItem(sitting, i, s) {
         ])
       : null,
   ]);
+}
+
+/** How a sitting ended: the outcome, the reason (or note), the next date, the notice. */
+function sittingOutcome(sitting, s) {
+  if (!sitting.outcome) return [];
+  const terminated = sitting.outcome === "not_settled";
+  return [
+    el("span", {
+      testid: "sitting-outcome",
+      "data-outcome": sitting.outcome,
+      text: t("console.sitting.outcome", { outcome: t(`console.outcome.${sitting.outcome}`) }),
+    }),
+    sitting.outcome_reason
+      ? el("span", {
+          testid: "sitting-reason",
+          text: t(terminated ? "console.sitting.reason" : "console.sitting.note", {
+            text: sitting.outcome_reason,
+          }),
+        })
+      : null,
+    sitting.next_sitting_at
+      ? el("span", {
+          testid: "sitting-next",
+          text: t("console.sitting.next", { at: formatDateTime(sitting.next_sitting_at) }),
+        })
+      : null,
+    terminated
+      ? el("a", {
+          class: "btn btn-secondary",
+          testid: "sitting-notice",
+          href: terminationUrl(s.case.number, sitting.id),
+          download: true,
+          text: t("console.sitting.notice"),
+        })
+      : null,
+  ];
+}
+
+/** The parties' satisfaction answers, and the bundle's two download links. */
+function renderSatisfaction(s) {
+  const answers = s.case.satisfaction;
+  rebuild(dom.satisfactionAnswers, JSON.stringify(answers), () => {
+    const items = (answers ?? []).map((a) =>
+      el("li", { testid: `satisfaction-${a.role}`, "data-rating": String(a.rating) }, [
+        el("strong", {
+          text: t("console.satisfaction.answer", {
+            role: roleLabel(a.role),
+            n: a.rating,
+            label: t(`satisfaction.label.${a.rating}`),
+          }),
+        }),
+        el("span", { class: "muted", text: ` · ${formatDateTime(a.at)}` }),
+        a.comment ? el("p", { class: "pre", testid: "satisfaction-comment", text: a.comment }) : null,
+      ]),
+    );
+    dom.satisfactionAnswers.replaceChildren(
+      ...(items.length
+        ? items
+        : [el("li", { class: "muted", text: t("console.satisfaction.none") })]),
+    );
+  });
+  renderFormError(dom.satisfactionError, null, s.errors.satisfaction, "satisfaction");
+  dom.bundleDownload.href = bundleUrl(s.case.number);
+  dom.bundleDownloadRecordings.href = bundleUrl(s.case.number, true);
 }
 
 function renderSittings(s) {
@@ -1368,6 +1437,7 @@ function renderCase(s) {
   renderTranscriptDoc(s, c);
   renderRecordings(s);
   renderEvidence(s);
+  renderSatisfaction(s);
 }
 
 export function render(s) {
