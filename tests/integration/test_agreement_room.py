@@ -372,3 +372,63 @@ async def test_the_draft_survives_a_restart(tmp_path: Path) -> None:
         finally:
             await mediator.close()
             await consumer.close()
+
+
+async def test_a_party_of_another_case_cannot_sign_this_one(
+    server: RunningServer, make_client: Callable[[str], RoomClient]
+) -> None:
+    import asyncio
+    from urllib.parse import parse_qs, urlsplit
+
+    import socketio
+
+    from tests.e2e.room_support import new_sitting
+
+    mediator, consumer, _business = await three(make_client)
+    assert (await mediator.call("agreement_start"))["ok"] is True
+    ack = await mediator.call("agreement_update", {"terms": terms(), "version": 1})
+    text_sha256 = ack["agreement"]["text_sha256"]
+
+    # Another case's consumer, with a valid link of their own.
+    links = await asyncio.to_thread(
+        new_sitting, server, consumer_phone="13900001111", business_phone=None
+    )
+    others: list[RoomClient] = []
+    try:
+
+        def client_of(link: str, role: str) -> RoomClient:
+            parts = urlsplit(link)
+            token = parse_qs(parts.query)["t"][0]
+            client = RoomClient(server.url, token, role, room_id=parts.path.rsplit("/", 1)[1])
+            others.append(client)
+            return client
+
+        stranger = client_of(links["consumer"], "consumer")
+        # Their link does not open this room at all.
+        refusals: list[Any] = []
+        stranger.sio.on("connect_error", refusals.append)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await stranger.connect(room_id="demo")
+        assert refusals and refusals[0]["data"]["code"] == "token_foreign", refusals
+        # In their own room, admitted by their own mediator, this case's text is not theirs.
+        stranger = client_of(links["consumer"], "consumer")
+        their_mediator = client_of(links["mediator"], "mediator")
+        await their_mediator.connect()
+        assert await their_mediator.join(audio=False, video=False) == {"ok": True}
+        await stranger.connect()
+        assert await stranger.join(audio=False, video=False) == {"ok": True}
+        assert await stranger.call("consent", {"accept": True}) == {"ok": True}
+        assert await wait_for(lambda: their_mediator.seen("consumer") is not None, 10)
+        assert await their_mediator.call("admit", {"participant_id": "consumer"}) == {"ok": True}
+        assert await wait_for(lambda: stranger.view and stranger.me()["stage"] == "room", 10)
+        sign = {"text_sha256": text_sha256, "name": "陈先生", "image": data_url(signature_png())}
+        error = refused(await stranger.call("agreement_sign", sign), "no_draft")
+        assert error["message"]
+    finally:
+        for client in others:
+            await client.close()
+
+    # Nothing reached this case's agreement: no signature, the chain intact.
+    _, agreements, sigs = await record(server)
+    assert [a.status for a in agreements] == ["draft"] and sigs == []
+    assert current(consumer)["signatures"] == []
