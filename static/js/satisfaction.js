@@ -30,11 +30,20 @@ function headers(extra = {}) {
   return { Authorization: `Bearer ${state.token}`, ...extra };
 }
 
-async function load() {
+/** The page hears "ended" a moment before the server has closed the sitting on record. */
+const NOT_ENDED_RETRIES = 10;
+const RETRY_MS = 1000;
+
+async function load(attempt = 0) {
   local.status = "loading";
   try {
     const response = await fetch(url(), { headers: headers(), cache: "no-store" });
     if (!response.ok) {
+      const body = await response.json().catch(() => null);
+      if (body?.code === "sitting_not_ended" && attempt < NOT_ENDED_RETRIES) {
+        setTimeout(() => load(attempt + 1), RETRY_MS);
+        return;
+      }
       local.status = "hidden"; // the mediator, a live sitting, a withdrawn link: no card
       return;
     }
