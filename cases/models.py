@@ -19,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
@@ -110,6 +111,12 @@ class Case(Base):
     """A consumer complaint worked as a mediation case."""
 
     __tablename__ = "cases"
+    __table_args__ = (
+        # The office's figures count cases of an office by these days (cases/stats.py).
+        Index("ix_cases_office_received", "office_id", "received_on"),
+        Index("ix_cases_office_accepted", "office_id", "accepted_on"),
+        Index("ix_cases_office_concluded", "office_id", "concluded_on"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)
@@ -188,6 +195,9 @@ class Sitting(Base):
     room_id: Mapped[str] = mapped_column(String(64), index=True)
     """The live room's id; the same room may hold several sittings of one case."""
     opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    """When the first participant entered (the earliest attendance); None while nobody has.
+    Kept here so the figures need not group every attendance row."""
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(20))
     outcome_reason: Mapped[str | None] = mapped_column(Text)
@@ -404,7 +414,7 @@ class Satisfaction(Base):
     invitation_id: Mapped[str | None] = mapped_column(String(32))
     rating: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(Text, default="")
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
 class PlaybackStatus(enum.StrEnum):

@@ -1,10 +1,13 @@
 """The office's figures for a period: what offices report (received, concluded, on time, settled,
 money recovered, satisfaction), by month and by category, and the same period a year earlier.
 
-Everything is counted by the database (aggregates, and medians by ``row_number()`` over a
-window: SQLite has no percentile function); Python only shapes the answer. The same SQL runs on
+Everything is counted by the database (aggregates; medians by ``percentile_cont`` on
+PostgreSQL, by ``row_number()`` over a window on SQLite, which has no percentile function);
+Python only shapes the answer (adds up the counts by category and status). The same SQL runs on
 SQLite and PostgreSQL: where they differ (date arithmetic, month of a date) :class:`_Sql` says
-each dialect's way.
+each dialect's way. The dashboard reads each table once for the period and the year before
+(``count(*) FILTER (WHERE …)`` per period), and the indexes of migration 0007 serve a short
+period's rows.
 
 Definitions (also shown in the console and the exports):
 
@@ -17,8 +20,9 @@ Definitions (also shown in the console and the exports):
 - *success rate* = settled ÷ concluded (withdrawn cases count as concluded, not as settled);
 - *money recovered*: ``amount_recovered`` of the cases settled in the period;
 - *days to conclusion*: calendar days from receipt to conclusion of the concluded cases;
-- *remote sittings*: sittings whose first participant joined in the period; their length runs
-  from that first join to the sitting's close (or, if never closed, the last one leaving);
+- *remote sittings*: sittings whose first participant joined in the period (``started_at``,
+  stored with the first attendance); their length runs from that first join to the sitting's
+  close (or, if never closed, the last one leaving);
 - *satisfaction*: ratings (1–5) given in the period, per side.
 """
 
@@ -37,7 +41,6 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
-    case,
     cast,
     exists,
     func,
@@ -333,8 +336,16 @@ def _sql(session: AsyncSession) -> _Sql:
     return _Sql(session.get_bind().dialect.name)
 
 
-def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """How many rows match (``count(*) FILTER (WHERE …)``: SQLite ≥ 3.30 and PostgreSQL)."""
+    return func.count().filter(condition)
+
+
+def _percentile_median(value: ColumnElement[Any], where: ColumnElement[bool]) -> Any:
+    """PostgreSQL's median of ``value`` over the rows matching ``where`` (NULLs ignored):
+    ``percentile_cont(0.5)``, the mean of the two middle values for an even count, as
+    :func:`_median` — exact here, the values being whole numbers."""
+    return func.percentile_cont(0.5).within_group(value).filter(where)
 
 
 def _money(cents: Any) -> Decimal:
@@ -347,21 +358,23 @@ def _median_of(value: Any) -> Decimal | None:
 
 
 async def _median(
-    session: AsyncSession, value: ColumnElement[Any], where: Sequence[ColumnElement[bool]]
+    session: AsyncSession,
+    value: ColumnElement[Any],
+    where: Sequence[ColumnElement[bool]],
+    select_from: Any = None,
 ) -> Decimal | None:
     """The median of ``value`` over the rows matching ``where``: the middle row (or the mean of
     the two middle rows) by ``row_number()`` — portable where percentile functions are not."""
-    ranked = (
-        select(
-            value.label("v"),
-            func.row_number().over(order_by=value).label("rn"),
-            func.count().over().label("n"),
-        )
-        .where(*where, value.is_not(None))
-        .subquery()
+    ranked = select(
+        value.label("v"),
+        func.row_number().over(order_by=value).label("rn"),
+        func.count().over().label("n"),
     )
-    query = select(func.avg(ranked.c.v)).where(
-        ranked.c.rn * 2 >= ranked.c.n, ranked.c.rn * 2 <= ranked.c.n + 2
+    if select_from is not None:
+        ranked = ranked.select_from(select_from)
+    rows = ranked.where(*where, value.is_not(None)).subquery()
+    query = select(func.avg(rows.c.v)).where(
+        rows.c.rn * 2 >= rows.c.n, rows.c.rn * 2 <= rows.c.n + 2
     )
     return _median_of((await session.execute(query)).scalar_one())
 
@@ -386,17 +399,23 @@ def _on_time(period: Period) -> ColumnElement[bool]:
     return and_(_concluded(period), Case.concluded_on <= due)
 
 
-def _first_joins() -> Any:
-    """Per sitting: when its first participant joined and its last one left."""
+def _last_leaves() -> Any:
+    """The last leave of each sitting never closed (the few whose length runs to it): grouped
+    over their attendance rows only, not every sitting's."""
     return (
         select(
             Attendance.sitting_id.label("sitting_id"),
-            func.min(Attendance.joined_at).label("start"),
             func.max(Attendance.left_at).label("last_left"),
         )
+        .join(Sitting, Sitting.id == Attendance.sitting_id)
+        .where(Sitting.closed_at.is_(None))
         .group_by(Attendance.sitting_id)
         .subquery()
     )
+
+
+def _started_within(lo: dt.datetime, hi: dt.datetime) -> ColumnElement[bool]:
+    return and_(Sitting.started_at >= lo, Sitting.started_at < hi)
 
 
 def figure_condition(figure: str, period: Period, timezone: str) -> ColumnElement[bool]:
@@ -419,12 +438,7 @@ def figure_condition(figure: str, period: Period, timezone: str) -> ColumnElemen
         return _status_in(CaseStatus.WITHDRAWN, period)
     lo, hi = period.utc_bounds(timezone)
     if figure == "sittings":
-        joins = _first_joins()
-        return exists(
-            select(Sitting.id)
-            .join(joins, joins.c.sitting_id == Sitting.id)
-            .where(Sitting.case_id == Case.id, joins.c.start >= lo, joins.c.start < hi)
-        )
+        return exists(select(Sitting.id).where(Sitting.case_id == Case.id, _started_within(lo, hi)))
     if figure in ("satisfaction_consumer", "satisfaction_business"):
         role = figure.rsplit("_", 1)[1]
         return exists(
@@ -454,135 +468,247 @@ async def figures(
     session: AsyncSession, period: Period, scope: Scope, timezone: str = "Asia/Shanghai"
 ) -> Figures:
     """The figures of one period (a handful of aggregate queries)."""
+    tallies = await _tallies(session, (period,), scope)
+    return (await _figures(session, (period,), tallies, scope, timezone))[0]
+
+
+@dataclass
+class _Tally:
+    """The cases of one category and status, counted for one period."""
+
+    received: int = 0
+    accepted: int = 0
+    concluded: int = 0
+    """Concluded in the period (for ``not_accepted``: refused in it)."""
+    on_time: int = 0
+    cents: int = 0
+    """Amount recovered, in fen, of those concluded in the period."""
+
+
+_Tallies = dict[tuple[str, str], _Tally]
+
+
+async def _tallies(
+    session: AsyncSession, periods: Sequence[Period], scope: Scope
+) -> list[_Tallies]:
+    """Per period, the cases counted by category and status — in one pass over the cases for
+    every period: each period's counts are ``FILTER``-ed out of the same rows, and grouping by
+    status spares a condition per status. The figures and the table by category add them up."""
     sql = _sql(session)
-    settled = _status_in(CaseStatus.SETTLED, period)
-    counts = (
-        await session.execute(
-            select(
-                _count_if(_within(Case.received_on, period)),
-                _count_if(_within(Case.accepted_on, period)),
-                _count_if(_status_in(CaseStatus.NOT_ACCEPTED, period)),
-                _count_if(_concluded(period)),
-                _count_if(_on_time(period)),
-                _count_if(settled),
-                _count_if(_status_in(CaseStatus.NOT_SETTLED, period)),
-                _count_if(_status_in(CaseStatus.WITHDRAWN, period)),
-                func.sum(case((settled, sql.cents(Case.amount_recovered)), else_=None)),
-            ).where(
-                scope.where(),
-                or_(
-                    _within(Case.received_on, period),
-                    _within(Case.accepted_on, period),
-                    _within(Case.concluded_on, period),
-                ),
+    due = func.coalesce(Case.conclusion_due_on, Case.acceptance_due_on)
+    columns: list[ColumnElement[Any]] = []
+    for period in periods:
+        concluded = _within(Case.concluded_on, period)
+        columns += [
+            _count(_within(Case.received_on, period)),
+            _count(_within(Case.accepted_on, period)),
+            _count(concluded),
+            _count(and_(concluded, Case.concluded_on <= due)),
+            func.sum(sql.cents(Case.amount_recovered)).filter(concluded),
+        ]
+    result = await session.execute(
+        select(Case.category, Case.status, *columns)
+        .where(
+            scope.where(),
+            or_(
+                *(
+                    _within(day, period)
+                    for period in periods
+                    for day in (Case.received_on, Case.accepted_on, Case.concluded_on)
+                )
+            ),
+        )
+        .group_by(Case.category, Case.status)
+    )
+    out: list[_Tallies] = [{} for _ in periods]
+    for category, status, *values in result:
+        for k, tallies in enumerate(out):
+            received, accepted, concluded, on_time, cents = values[5 * k : 5 * k + 5]
+            tallies[category, status] = _Tally(
+                int(received), int(accepted), int(concluded), int(on_time), int(cents or 0)
             )
-        )
-    ).one()
-    n = [int(x) for x in counts[:8]]
-    out = Figures(
-        received=n[0],
-        accepted=n[1],
-        not_accepted=n[2],
-        concluded=n[3],
-        on_time=n[4],
-        settled=n[5],
-        not_settled=n[6],
-        withdrawn=n[7],
-        money_recovered=_money(counts[8]),
-    )
-    median_cents = await _median(
-        session, sql.cents(Case.amount_recovered), [scope.where(), settled]
-    )
-    out.money_median = (
-        None
-        if median_cents is None
-        else (median_cents / 100).quantize(Decimal("0.001")).normalize()
-    )
-    median_days = await _median(
-        session,
-        sql.days_between(Case.received_on, Case.concluded_on),
-        [scope.where(), _concluded(period)],
-    )
-    out.days_median = None if median_days is None else float(median_days)
-
-    lo, hi = period.utc_bounds(timezone)
-    joins = _first_joins()
-    in_period = [scope.where(), joins.c.start >= lo, joins.c.start < hi]
-    held = (
-        select(Sitting.id)
-        .join(joins, joins.c.sitting_id == Sitting.id)
-        .join(Case, Case.id == Sitting.case_id)
-    )
-    # One pass: every sitting held (``total``), and the median of those with a length (rows
-    # without one sort after the others, ``m`` counts those with).
-    length = sql.seconds_between(joins.c.start, func.coalesce(Sitting.closed_at, joins.c.last_left))
-    ranked = (
-        held.add_columns(
-            length.label("v"),
-            func.row_number().over(order_by=(length.is_(None), length)).label("rn"),
-            func.count(length).over().label("m"),
-            func.count().over().label("total"),
-        )
-        .where(*in_period)
-        .subquery()
-    )
-    middle = and_(
-        ranked.c.v.is_not(None), ranked.c.rn * 2 >= ranked.c.m, ranked.c.rn * 2 <= ranked.c.m + 2
-    )
-    total, middle_avg = (
-        await session.execute(
-            select(func.max(ranked.c.total), func.avg(case((middle, ranked.c.v), else_=None)))
-        )
-    ).one()
-    out.sittings = int(total or 0)
-    seconds = _median_of(middle_avg)
-    out.sitting_minutes_median = None if seconds is None else float(seconds) / 60
-
-    ratings = await session.execute(
-        select(
-            Satisfaction.role,
-            func.count(),
-            func.avg(Satisfaction.rating),
-            _count_if(Satisfaction.rating >= 4),
-        )
-        .join(Case, Case.id == Satisfaction.case_id)
-        .where(scope.where(), Satisfaction.at >= lo, Satisfaction.at < hi)
-        .group_by(Satisfaction.role)
-    )
-    for role, count, mean, good in ratings:
-        rating = Rating(int(count), float(mean), int(good) / int(count))
-        if role == "consumer":
-            out.consumer = rating
-        elif role == "business":
-            out.business = rating
     return out
 
 
+def _add_up(tallies: _Tallies, out: Figures | CategoryRow) -> None:
+    """Fill the counts of ``out`` from the tallies (of one period, one category or all)."""
+    for (_, status), tally in tallies.items():
+        out.received += tally.received
+        if isinstance(out, Figures):
+            out.accepted += tally.accepted
+        if status == CaseStatus.NOT_ACCEPTED.value and isinstance(out, Figures):
+            out.not_accepted += tally.concluded
+        if status in CONCLUDED_VALUES:
+            out.concluded += tally.concluded
+            out.on_time += tally.on_time
+        if status == CaseStatus.SETTLED.value:
+            out.settled += tally.concluded
+            out.money_recovered += _money(tally.cents)
+        elif status == CaseStatus.NOT_SETTLED.value and isinstance(out, Figures):
+            out.not_settled += tally.concluded
+        elif status == CaseStatus.WITHDRAWN.value and isinstance(out, Figures):
+            out.withdrawn += tally.concluded
+
+
+async def _figures(
+    session: AsyncSession,
+    periods: Sequence[Period],
+    tallies: Sequence[_Tallies],
+    scope: Scope,
+    timezone: str,
+) -> list[Figures]:
+    """The figures of several periods at once: each table is read once for all of them, every
+    period's figures ``FILTER``-ed out of the same rows (on PostgreSQL the medians too, by
+    ``percentile_cont``; SQLite has none: a ``row_number()`` window per median)."""
+    sql = _sql(session)
+    outs = [Figures() for _ in periods]
+    for out, tally in zip(outs, tallies, strict=True):
+        _add_up(tally, out)
+
+    # The medians of money and of days to conclusion, over the cases concluded in a period.
+    cents = sql.cents(Case.amount_recovered)
+    days = sql.days_between(Case.received_on, Case.concluded_on)
+    medians: list[tuple[Decimal | None, Decimal | None]] = []
+    if sql.postgres:
+        columns: list[ColumnElement[Any]] = []
+        for period in periods:
+            columns += [
+                _percentile_median(cents, _status_in(CaseStatus.SETTLED, period)),
+                _percentile_median(days, _concluded(period)),
+            ]
+        row = (
+            await session.execute(
+                select(*columns).where(
+                    scope.where(),
+                    Case.status.in_(CONCLUDED_VALUES),
+                    or_(*(_within(Case.concluded_on, period) for period in periods)),
+                )
+            )
+        ).one()
+        medians = [
+            (_median_of(row[2 * k]), _median_of(row[2 * k + 1])) for k in range(len(periods))
+        ]
+    else:
+        for period in periods:
+            settled = _status_in(CaseStatus.SETTLED, period)
+            medians.append(
+                (
+                    await _median(session, cents, [scope.where(), settled]),
+                    await _median(session, days, [scope.where(), _concluded(period)]),
+                )
+            )
+    for out, (median_cents, median_days) in zip(outs, medians, strict=True):
+        out.money_median = (
+            None
+            if median_cents is None
+            else (median_cents / 100).quantize(Decimal("0.001")).normalize()
+        )
+        out.days_median = None if median_days is None else float(median_days)
+
+    # Sittings: how many started in the period, and the median length of those with one
+    # (from the first join to the close or, if never closed, the last one leaving).
+    bounds = [period.utc_bounds(timezone) for period in periods]
+    last = _last_leaves()
+    length = sql.seconds_between(
+        Sitting.started_at, func.coalesce(Sitting.closed_at, last.c.last_left)
+    )
+    sittings = Sitting.__table__.join(Case.__table__, Case.id == Sitting.case_id).outerjoin(
+        last, last.c.sitting_id == Sitting.id
+    )
+    columns = []
+    for lo, hi in bounds:
+        columns.append(_count(_started_within(lo, hi)))
+        if sql.postgres:
+            columns.append(_percentile_median(length, _started_within(lo, hi)))
+    held = (
+        select(*columns)
+        .select_from(sittings)
+        .where(scope.where(), or_(*(_started_within(lo, hi) for lo, hi in bounds)))
+    )
+    row = (await session.execute(held)).one()
+    for k, ((lo, hi), out) in enumerate(zip(bounds, outs, strict=True)):
+        if sql.postgres:
+            out.sittings, seconds = int(row[2 * k]), _median_of(row[2 * k + 1])
+        else:
+            out.sittings = int(row[k])
+            seconds = await _median(
+                session,
+                length,
+                [scope.where(), _started_within(lo, hi)],
+                select_from=sittings,
+            )
+        out.sitting_minutes_median = None if seconds is None else float(seconds) / 60
+
+    # Satisfaction: per side, given in the period.
+    columns = []
+    for lo, hi in bounds:
+        given = and_(Satisfaction.at >= lo, Satisfaction.at < hi)
+        columns += [
+            _count(given),
+            func.avg(Satisfaction.rating).filter(given),
+            _count(and_(given, Satisfaction.rating >= 4)),
+        ]
+    ratings = await session.execute(
+        select(Satisfaction.role, *columns)
+        .join(Case, Case.id == Satisfaction.case_id)
+        .where(
+            scope.where(),
+            or_(*(and_(Satisfaction.at >= lo, Satisfaction.at < hi) for lo, hi in bounds)),
+        )
+        .group_by(Satisfaction.role)
+    )
+    for role, *values in ratings:
+        for k, out in enumerate(outs):
+            count, mean, good = values[3 * k : 3 * k + 3]
+            if not count:
+                continue
+            rating = Rating(int(count), float(mean), int(good) / int(count))
+            if role == "consumer":
+                out.consumer = rating
+            elif role == "business":
+                out.business = rating
+    return outs
+
+
 async def by_month(session: AsyncSession, period: Period, scope: Scope) -> list[MonthRow]:
-    """Received, concluded, settled and money recovered in each month of the period."""
+    """Received, concluded, settled and money recovered in each month of the period (counted
+    by day first: the month of a day is then worked out once a day, not once a case)."""
     sql = _sql(session)
     rows = {key: MonthRow(key) for key in period.months()}
-    received_month = sql.month(Case.received_on)
-    for month, count in await session.execute(
-        select(received_month, func.count())
+    received = (
+        select(Case.received_on.label("day"), func.count().label("n"))
         .where(scope.where(), _within(Case.received_on, period))
-        .group_by(received_month)
+        .group_by(Case.received_on)
+        .subquery()
+    )
+    received_month = sql.month(received.c.day)
+    for month, count in await session.execute(
+        select(received_month, func.sum(received.c.n)).group_by(received_month)
     ):
         rows[month].received = int(count)
-    concluded_month = sql.month(Case.concluded_on)
     settled = Case.status == CaseStatus.SETTLED.value
-    for month, concluded, settled_count, cents in await session.execute(
+    concluded = (
         select(
-            concluded_month,
-            func.count(),
-            _count_if(settled),
-            func.sum(case((settled, sql.cents(Case.amount_recovered)), else_=None)),
+            Case.concluded_on.label("day"),
+            func.count().label("n"),
+            _count(settled).label("settled"),
+            func.sum(sql.cents(Case.amount_recovered)).filter(settled).label("cents"),
         )
         .where(scope.where(), _concluded(period))
-        .group_by(concluded_month)
+        .group_by(Case.concluded_on)
+        .subquery()
+    )
+    concluded_month = sql.month(concluded.c.day)
+    for month, count, settled_count, cents in await session.execute(
+        select(
+            concluded_month,
+            func.sum(concluded.c.n),
+            func.sum(concluded.c.settled),
+            func.sum(concluded.c.cents),
+        ).group_by(concluded_month)
     ):
         row = rows[month]
-        row.concluded, row.settled = int(concluded), int(settled_count)
+        row.concluded, row.settled = int(count), int(settled_count)
         row.money_recovered = _money(cents)
     return list(rows.values())
 
@@ -592,28 +718,17 @@ async def by_category(
 ) -> list[CategoryRow]:
     """The main figures per category: the office's categories first (zeros included), then any
     other category found in the cases."""
-    sql = _sql(session)
-    settled = _status_in(CaseStatus.SETTLED, period)
+    return _by_category((await _tallies(session, (period,), scope))[0], categories)
+
+
+def _by_category(tallies: _Tallies, categories: Sequence[str]) -> list[CategoryRow]:
     rows = {name: CategoryRow(name) for name in categories}
-    result = await session.execute(
-        select(
-            Case.category,
-            _count_if(_within(Case.received_on, period)),
-            _count_if(_concluded(period)),
-            _count_if(_on_time(period)),
-            _count_if(settled),
-            func.sum(case((settled, sql.cents(Case.amount_recovered)), else_=None)),
-        )
-        .where(
-            scope.where(),
-            or_(_within(Case.received_on, period), _within(Case.concluded_on, period)),
-        )
-        .group_by(Case.category)
-    )
-    for name, received, concluded, on_time, settled_count, cents in result:
-        row = rows.setdefault(name, CategoryRow(name))
-        row.received, row.concluded, row.on_time = int(received), int(concluded), int(on_time)
-        row.settled, row.money_recovered = int(settled_count), _money(cents)
+    # Another category shows when a case of it was received or concluded in the period.
+    found = {c for (c, _), t in tallies.items() if t.received or t.concluded}
+    for name in sorted(found - set(rows)):
+        rows[name] = CategoryRow(name)
+    for name, row in rows.items():
+        _add_up({key: t for key, t in tallies.items() if key[0] == name}, row)
     return list(rows.values())
 
 
@@ -643,8 +758,9 @@ async def report(
 ) -> Report:
     """The whole dashboard for a period and scope."""
     previous_period = period.year_earlier()
-    current = await figures(session, period, scope, timezone)
-    previous = await figures(session, previous_period, scope, timezone)
+    periods = (period, previous_period)
+    tallies = await _tallies(session, periods, scope)
+    current, previous = await _figures(session, periods, tallies, scope, timezone)
     return Report(
         period=period,
         previous_period=previous_period,
@@ -652,5 +768,5 @@ async def report(
         previous=previous,
         rows=compare(current, previous),
         months=await by_month(session, period, scope),
-        categories=await by_category(session, period, scope, categories),
+        categories=_by_category(tallies[0], categories),
     )

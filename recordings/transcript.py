@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases import agreement as agreements
@@ -178,6 +178,28 @@ def describe(what: str, actor: Person, subject: Person | None, data: dict[str, A
     )
 
 
+async def add_attendance(
+    session: AsyncSession,
+    sitting_id: int,
+    participant_id: str,
+    role: str,
+    at: dt.datetime | None = None,
+) -> Attendance:
+    """Note that a participant entered the sitting (at ``at``, default now); the sitting's
+    ``started_at`` is the earliest such entry (set by the first, kept by the later ones)."""
+    at = utcnow() if at is None else at
+    row = Attendance(sitting_id=sitting_id, participant_id=participant_id, role=role, joined_at=at)
+    session.add(row)
+    # The earliest wins even if two joins' transactions commit out of order.
+    await session.execute(
+        update(Sitting)
+        .where(Sitting.id == sitting_id)
+        .where(or_(Sitting.started_at.is_(None), Sitting.started_at > at))
+        .values(started_at=at)
+    )
+    return row
+
+
 class SittingRecord:
     """Writes one sitting's attendance, events and chat into its case."""
 
@@ -227,13 +249,7 @@ class SittingRecord:
             if subject is not None and what in ("joined", "reconnected", "left", "disconnected"):
                 await self._end_attendance(session, subject.id)
                 if what in ("joined", "reconnected"):
-                    session.add(
-                        Attendance(
-                            sitting_id=self.sitting_id,
-                            participant_id=subject.id,
-                            role=subject.role,
-                        )
-                    )
+                    await add_attendance(session, self.sitting_id, subject.id, subject.role)
             await repo.append_transcript(
                 session,
                 self.case_id,

@@ -239,7 +239,7 @@ async def figure_cases(request: web.Request) -> web.Response:
     query = stats.cases_behind(figure, asked.period, asked.scope, rules.timezone)
     async with sessions(request)() as session:
         total = (
-            await session.execute(select(func.count()).select_from(query.subquery()))
+            await session.execute(select(func.count()).select_from(query.order_by(None).subquery()))
         ).scalar_one()
         rows = await session.execute(
             query.options(selectinload(Case.parties)).offset((page - 1) * per_page).limit(per_page)

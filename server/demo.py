@@ -13,7 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cases import db
 from cases import repository as repo
 from cases.invitations import Invitation, issue_token
-from cases.models import Case, CaseStatus, Mediator, Office, PartyRole, Sitting, utcnow
+from cases.models import (
+    CONCLUDED,
+    Case,
+    CaseStatus,
+    Mediator,
+    Office,
+    PartyRole,
+    Sitting,
+    utcnow,
+)
 from cases.passwords import hash_password
 from recordings.transcript import SittingRecord
 from rooms.registry import RoomRegistry
@@ -21,7 +30,8 @@ from rooms.room import RoomInfo
 from server.config import Settings
 
 DEMO_ROOM = "demo"
-DEMO_CASE = "DEMO-2026-0001"
+DEMO_CASE_PREFIX = "DEMO-2026-"
+DEMO_CASE = f"{DEMO_CASE_PREFIX}0001"
 DEMO_OFFICE = "演示消费者协会"
 DEMO_PARTIES = (
     ("mediator", "王调解员"),
@@ -145,9 +155,20 @@ async def _demo_case(
     stored invitation per role."""
     sessions = db.session_factory(engine)
     async with sessions() as session, session.begin():
-        case = (
-            await session.execute(select(Case).where(Case.number == DEMO_CASE))
-        ).scalar_one_or_none()
+        # The latest demo case; once a run concluded it (settled, say), the next run takes a
+        # new one, so every run can go from the lobby to a signed agreement.
+        demo_cases = (
+            await session.execute(
+                select(Case)
+                .where(Case.number.like(DEMO_CASE_PREFIX + "%"))
+                .order_by(Case.id.desc())
+            )
+        ).scalars()
+        case = next(iter(demo_cases), None)
+        number = DEMO_CASE
+        if case is not None and CaseStatus(case.status) in CONCLUDED:
+            number = f"{DEMO_CASE_PREFIX}{int(case.number.rsplit('-', 1)[1]) + 1:04d}"
+            case = None
         if case is None:
             office = (
                 await session.execute(select(Office).where(Office.name == DEMO_OFFICE))
@@ -159,7 +180,7 @@ async def _demo_case(
                 session,
                 mediator_id=None if mediator is None else mediator.id,
                 office_id=office.id,
-                number=DEMO_CASE,
+                number=number,
                 title="空调安装后不制冷退款纠纷",
                 category="家用电器",
                 claim="退还货款 3299 元",
@@ -178,6 +199,12 @@ async def _demo_case(
                 "demo",
                 contact_person="张经理",
             )
+            # Accepted and in mediation, as a case is when its parties are invited: the demo
+            # sitting can end settled (with the sealed agreement) or terminated.
+            for status in (CaseStatus.ACCEPTED, CaseStatus.IN_MEDIATION):
+                await repo.change_status(
+                    session, case.id, status, "demo", "演示案件", today=dt.date.today()
+                )
         # The demo room id is reused: a new run ends the demo's earlier sittings.
         await session.execute(
             update(Sitting)

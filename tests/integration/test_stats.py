@@ -5,7 +5,9 @@ A few hundred cases (random, seeded) across categories, mediators, outcomes and 
 some received just before a public holiday or a make-up working weekend (调休), with sittings
 (and who attended them), satisfaction answers and agreements. Deadlines are stored by the
 repository on the office's calendar; here they are recounted with a working-day rule of the
-test's own. A part of the cases loses its stored deadlines and migration 0006 fills them again.
+test's own. A part of the cases loses its stored deadlines and migration 0006 fills them again;
+the sittings' stored start (written with the attendance, as the room writes it) is dropped and
+filled again from the attendance by migration 0007.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from cases import repository as repo
 from cases.calendar import WorkingCalendar
 from cases.deadlines import DeadlineRules
 from cases.models import Agreement, Attendance, Case, CaseStatus, Satisfaction, Sitting
+from recordings.transcript import SittingRecord, add_attendance
 from tests.support.database import BACKENDS, fresh_database
 
 # One generated office per backend for the whole module (seeding takes a while); the tests
@@ -210,25 +213,20 @@ async def seed(engine: AsyncEngine, specs: list[Spec], offices: dict[str, int]) 
                         if sitting.seconds is None
                         else start + dt.timedelta(seconds=sitting.seconds)
                     )
-                    # The mediator first; a party a minute later and gone before the end.
-                    session.add(
-                        Attendance(
-                            sitting_id=row.id,
-                            participant_id="mediator",
-                            role="mediator",
-                            joined_at=start,
-                            left_at=None if sitting.closed else end,
-                        )
-                    )
-                    session.add(
-                        Attendance(
-                            sitting_id=row.id,
-                            participant_id="consumer",
-                            role="consumer",
-                            joined_at=start + dt.timedelta(minutes=1),
-                            left_at=None if end is None else end - dt.timedelta(seconds=1),
-                        )
-                    )
+                    # The mediator first; a party a minute later and gone before the end —
+                    # written the way the room writes them (every other sitting in the
+                    # reverse order: the earliest join is the start whatever the order).
+                    joins = [
+                        ("mediator", start, None if sitting.closed else end),
+                        (
+                            "consumer",
+                            start + dt.timedelta(minutes=1),
+                            None if end is None else end - dt.timedelta(seconds=1),
+                        ),
+                    ]
+                    for who, joined, left in joins if (case.id + n) % 2 else joins[::-1]:
+                        attendance = await add_attendance(session, row.id, who, who, joined)
+                        attendance.left_at = left
                     if sitting.closed:
                         row.closed_at = end
                 elif sitting.closed:
@@ -452,6 +450,18 @@ async def test_migration_0006_fills_missing_deadlines(world: World) -> None:
             else:
                 assert row.acceptance_due_on == spec.acceptance_due, spec.number
             assert row.conclusion_due_on == spec.conclusion_due, spec.number
+        # 0007 put back each sitting's start from its attendance: the first join, as the room
+        # had stored it.
+        starts = {
+            room_id: started_at
+            for room_id, started_at in await session.execute(
+                select(Sitting.room_id, Sitting.started_at)
+            )
+        }
+        for spec in world.specs:
+            case_id = rows[spec.number].id
+            for n, sitting in enumerate(spec.sittings):
+                assert starts[f"r-{case_id}-{n}"] == sitting.start, (spec.number, n)
 
 
 async def test_every_figure_matches_a_count_by_hand(world: World) -> None:
@@ -560,6 +570,68 @@ async def test_the_cases_behind_each_figure_are_the_ones_counted(world: World) -
             .all()
         )
         assert 0 < len(with_sittings) <= figures.sittings
+
+
+@dataclass
+class Someone:
+    id: str
+    name: str
+    role: str
+
+
+async def test_the_room_stores_when_a_sitting_started(world: World) -> None:
+    """The transcript writer sets a sitting's start with its first join; later joins (and a
+    reconnection) keep it. An office of its own: the other tests' figures stay as they are."""
+    sessions = db.session_factory(world.engine)
+    async with sessions() as session, session.begin():
+        office = await repo.create_office(session, "C市消协")
+        case = await repo.create_case(
+            session,
+            office_id=office.id,
+            number="C-00001",
+            title="案件 C-00001",
+            category=CATEGORIES[0],
+            received_on=dt.date(2026, 3, 2),
+            actor="test",
+        )
+        sitting = Sitting(case_id=case.id, room_id="r-c-1")
+        session.add(sitting)
+        await session.flush()
+        office_id, case_id, sitting_id = office.id, case.id, sitting.id
+    record = SittingRecord(sessions, case_id, sitting_id)
+    mediator = Someone("m-1", "王调解员", "mediator")
+    consumer = Someone("c-1", "李女士", "consumer")
+
+    async def started_at() -> dt.datetime | None:
+        async with sessions() as session:
+            return (
+                await session.execute(select(Sitting.started_at).where(Sitting.id == sitting_id))
+            ).scalar_one()
+
+    assert await started_at() is None
+    await record.event("joined", actor=mediator, subject=mediator)
+    async with sessions() as session:
+        first = (
+            await session.execute(
+                select(Attendance.joined_at).where(Attendance.sitting_id == sitting_id)
+            )
+        ).scalar_one()
+    assert await started_at() == first
+    await record.event("joined", actor=consumer, subject=consumer)
+    await record.event("disconnected", actor=mediator, subject=mediator)
+    await record.event("reconnected", actor=mediator, subject=mediator)
+    assert await started_at() == first
+    async with sessions() as session:
+        joins = (
+            await session.execute(
+                select(Attendance.joined_at).where(Attendance.sitting_id == sitting_id)
+            )
+        ).scalars()
+        assert min(joins) == first
+    period = stats.Period(dt.date(2020, 1, 1), dt.date(2035, 12, 31))
+    async with sessions() as session:
+        got = await stats.figures(session, period, stats.Scope(office_id), TZ)
+    assert got.sittings == 1
 
 
 async def test_an_empty_period_gives_zeros(world: World) -> None:
