@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import enum
+import logging
+import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -76,6 +81,90 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
+
+
+UNAVAILABLE_MESSAGE = "the case record's database cannot be reached just now; try again shortly"
+"""What a client is told (HTTP 503 / a Socket.IO ack) with the code ``database_unavailable``."""
+
+_DRIVER_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.PostgresConnectionError,  # 08xxx, and a connection closed mid-query
+    asyncpg.exceptions.CannotConnectNowError,  # 57P03: starting up or shutting down
+    asyncpg.exceptions.AdminShutdownError,  # 57P01: pg_ctl stop
+    asyncpg.exceptions.CrashShutdownError,  # 57P02
+    asyncpg.exceptions.TooManyConnectionsError,  # 53300
+    asyncpg.exceptions.InterfaceError,  # "connection is closed", …
+)
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    """Whether ``exc`` came out of the database driver or SQLAlchemy's pool (a socket error
+    there is the database's; the same error class from elsewhere — a browser gone, a full disk —
+    is not)."""
+    return any(
+        str(frame.f_globals.get("__name__", "")).startswith(("asyncpg", "sqlalchemy"))
+        for frame, _ in traceback.walk_tb(exc.__traceback__)
+    )
+
+
+def _unavailable_one(exc: BaseException) -> bool:
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+            # SQLite says "no such table" with an OperationalError too: that is a bug, not an
+            # outage. Only PostgreSQL's connection-level ones (and a locked SQLite file) count.
+            orig = exc.orig
+            return orig is not None and (
+                isinstance(orig.__cause__, _DRIVER_CONNECTION_ERRORS)
+                or "database is locked" in str(orig)
+                or "unable to open database file" in str(orig)
+            )
+        return False
+    if isinstance(exc, sa_exc.TimeoutError):  # the pool had no connection to give in time
+        return True
+    if isinstance(exc, _DRIVER_CONNECTION_ERRORS):
+        return True
+    if isinstance(exc, (OSError, TimeoutError)):  # refused, reset, unreachable; connect timeout
+        return _raised_by_driver(exc)
+    return False
+
+
+_QUIET_SECONDS = 60.0
+_last_logged: float | None = None
+
+
+def log_unavailable(log: logging.Logger, what: str, exc: BaseException) -> None:
+    """One warning when the database becomes unreachable, then at most one a minute while it
+    stays so — not one stack trace per request."""
+    global _last_logged
+    now = time.monotonic()
+    if _last_logged is not None and now - _last_logged < _QUIET_SECONDS:
+        return
+    _last_logged = now
+    # The class only: a driver's message may carry the URL with its user name.
+    log.warning(
+        "the database is unreachable (%s) on %s: answering database_unavailable "
+        "until it is back (repeats muted for %gs)",
+        type(exc).__name__,
+        what,
+        _QUIET_SECONDS,
+    )
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database can't be reached (down, restarting, refusing, its
+    connection lost) — a 503 "try again shortly", not a bug — rather than anything else.
+
+    Looks along the exception's causes: a handler may wrap the driver's error in its own.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _unavailable_one(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

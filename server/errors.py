@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from pydantic import ValidationError
 
+from cases import db
 from cases.errors import CaseError, InvitationError
 from signaling.gateway import error_body
 
@@ -66,6 +67,9 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         if exc.status < 400:
             raise
         return json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
-    except Exception:
+    except Exception as exc:
+        if db.is_unavailable(exc):
+            db.log_unavailable(logger, f"{request.method} {request.path}", exc)
+            return json_error(503, "database_unavailable", db.UNAVAILABLE_MESSAGE)
         logger.exception("%s %s failed", request.method, request.path)
         return json_error(500, "internal", "the server failed on this request; it was logged")

@@ -19,6 +19,7 @@ import socketio
 from aiohttp import web
 from pydantic import ValidationError
 
+from cases import db
 from cases.agreement import AgreementError
 from cases.errors import CaseError, InvitationError
 from cases.invitations import Invitation, verify_token
@@ -264,9 +265,15 @@ class Gateway:
             body = error_body(exc.code, exc.message, event, exc.field)
         except (RoomError, CaseError, ProtocolError) as exc:
             body = error_body(exc.code, exc.message, event)
-        except Exception:
-            logger.exception("command %s from %s failed", event, sid)
-            body = error_body("internal", "the server failed on this command; it was logged", event)
+        except Exception as exc:
+            if db.is_unavailable(exc):  # the case record is down: not a bug, the room goes on
+                db.log_unavailable(logger, f"command {event}", exc)
+                body = error_body("database_unavailable", db.UNAVAILABLE_MESSAGE, event)
+            else:
+                logger.exception("command %s from %s failed", event, sid)
+                body = error_body(
+                    "internal", "the server failed on this command; it was logged", event
+                )
         await self.sio.emit("error", body, to=sid)
         return {"ok": False, "error": body}
 

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cases import db
+from tests.support.database import BACKENDS, fresh_database
 from tests.support.peer import RoomClient
 from tests.support.server import RunningServer
+
+
+@pytest.fixture(params=BACKENDS)
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An empty case record at the current schema, once on SQLite and once on PostgreSQL."""
+    engine = db.create_engine(await fresh_database(request.param, tmp_path))
+    await db.upgrade(engine)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture

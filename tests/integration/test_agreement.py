@@ -7,7 +7,6 @@ import asyncio
 import datetime as dt
 import io
 import re
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from cases import agreement as ag
 from cases import db
 from cases import repository as repo
 from cases.models import Agreement, AuditEvent, PartyRole, Signature
-from tests.support.database import BACKENDS, fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -62,15 +60,6 @@ def good_terms(**changes: Any) -> dict[str, Any]:
     }
     terms.update(changes)
     return terms
-
-
-@pytest.fixture(params=BACKENDS)
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    url = await fresh_database(request.param, tmp_path)
-    engine = db.create_engine(url)
-    await db.upgrade(engine)
-    yield engine
-    await engine.dispose()
 
 
 async def new_case(engine: AsyncEngine, number: str = "2026-000101") -> int:

@@ -11,7 +11,6 @@ import json
 import subprocess
 import sys
 import zipfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -26,21 +25,12 @@ from cases.outcome import conclude_sitting
 from cases.recordings import add_recording
 from cases.satisfaction import Rater, record_answer
 from tests.integration.outcome_support import TODAY, Built, build_case, seal_agreement
-from tests.support.database import BACKENDS, fresh_database
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 PHOTO = b"\xff\xd8\xff\xe0" + b"receipt photo " * 200
 MEDIA = b"\x1a\x45\xdf\xa3" + b"webm segment " * 500
-
-
-@pytest.fixture(params=BACKENDS)
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = db.create_engine(await fresh_database(request.param, tmp_path))
-    await db.upgrade(engine)
-    yield engine
-    await engine.dispose()
 
 
 def put(data_dir: Path, relative: str, data: bytes) -> str:

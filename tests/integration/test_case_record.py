@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,15 +17,6 @@ from cases.models import Case, CaseStatus, PartyRole
 from tests.support.database import BACKENDS, fresh_database
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(params=BACKENDS)
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    url = await fresh_database(request.param, tmp_path)
-    engine = db.create_engine(url)
-    await db.upgrade(engine)
-    yield engine
-    await engine.dispose()
 
 
 async def new_case(engine: AsyncEngine, number: str = "2026-0001") -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,6 @@ from tests.integration.outcome_support import (
     build_case,
     seal_agreement,
 )
-from tests.support.database import BACKENDS, fresh_database
 from tests.support.pdf import pdf_fonts, pdf_text, require_poppler
 
 pytestmark = pytest.mark.integration
@@ -43,14 +41,6 @@ class Mediator:
     id: str = "mediator"
     name: str = "王调解员"
     role: str = "mediator"
-
-
-@pytest.fixture(params=BACKENDS)
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = db.create_engine(await fresh_database(request.param, tmp_path))
-    await db.upgrade(engine)
-    yield engine
-    await engine.dispose()
 
 
 async def state(engine: AsyncEngine, built: Built) -> tuple[Any, ...]:

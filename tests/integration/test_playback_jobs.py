@@ -7,15 +7,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -28,26 +26,13 @@ from cases import repository as repo
 from cases.models import AuditEvent, Invitation, PlaybackJob, Recording, Sitting, utcnow
 from cases.recordings import add_recording
 from recordings.playback_worker import DATABASE_ENV, Worker
-from tests.integration.test_playback import record
+from tests.integration.test_playback import ffprobe, record
 from tests.integration.test_recordings_api import console, error_code, record_a_session
-from tests.support.database import BACKENDS, fresh_database
 from tests.support.peer import RoomClient
 from tests.support.server import ROOT, RunningServer
 
 pytestmark = pytest.mark.integration
 __all__ = ["console"]  # the console fixture, used by name
-
-
-def probe(path: Path) -> dict[str, Any]:
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    probed: dict[str, Any] = json.loads(result.stdout)
-    return probed
 
 
 async def test_the_mediator_gets_a_playback_file_of_the_sitting_with_progress(
@@ -102,7 +87,7 @@ async def test_the_mediator_gets_a_playback_file_of_the_sitting_with_progress(
     assert resp.status == 206 and await resp.read() == body[:16]
     mp4 = tmp_path / "playback.mp4"
     mp4.write_bytes(body)
-    probed = probe(mp4)
+    probed = ffprobe(mp4)
     codecs = {s["codec_type"]: s["codec_name"] for s in probed["streams"]}
     assert codecs == {"video": "h264", "audio": "aac"}, codecs
     segments = (await (await console.get(f"/api/cases/{number}/recordings")).json())["recordings"]
@@ -137,15 +122,6 @@ async def test_the_mediator_gets_a_playback_file_of_the_sitting_with_progress(
 
 
 # -- the worker on its own, on both databases ---------------------------------------------------
-
-
-@pytest.fixture(params=BACKENDS)
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    url = await fresh_database(request.param, tmp_path)
-    engine = db.create_engine(url)
-    await db.upgrade(engine)
-    yield engine
-    await engine.dispose()
 
 
 async def recorded_sitting(

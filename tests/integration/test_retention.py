@@ -8,7 +8,6 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -21,21 +20,11 @@ from cases import repository as repo
 from cases.models import Case, CaseStatus, Recording, Sitting, utcnow
 from cases.recordings import add_recording, purge_recordings
 from tests.integration.test_database_cli import cli
-from tests.support.database import BACKENDS, fresh_database
 from tests.support.server import run_server
 
 pytestmark = pytest.mark.integration
 
 TODAY = dt.date(2026, 11, 24)
-
-
-@pytest.fixture(params=BACKENDS)
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    url = await fresh_database(request.param, tmp_path)
-    engine = db.create_engine(url)
-    await db.upgrade(engine)
-    yield engine
-    await engine.dispose()
 
 
 async def record(engine: AsyncEngine, data_dir: Path, case_id: int, n: int) -> Path:
