@@ -65,7 +65,8 @@ def test_verify_reports_an_intact_and_a_tampered_case(tmp_path: Path) -> None:
     data = str(tmp_path / "data")
     ok = cli("verify", "DEMO-2026-0001", "--data-dir", data)
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.startswith("case DEMO-2026-0001: intact (6 audit events)")
+    # Created, two parties, accepted, in mediation, the sitting's three invitations.
+    assert ok.stdout.startswith("case DEMO-2026-0001: intact (8 audit events)")
     with sqlite3.connect(tmp_path / "data" / "mediation.db") as conn:
         conn.execute("UPDATE parties SET phone = '13900000000' WHERE role = 'consumer'")
     bad = cli("verify", "DEMO-2026-0001", "--data-dir", data)
