@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
 import time
 from collections.abc import Iterable
@@ -22,10 +21,7 @@ from recordings.recorder import ParticipantRecorder
 from tests.support.peer import PATTERNS
 from tests.support.recording_media import Pushed, SyntheticPublisher
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg (Debian's) needed"),
-]
+pytestmark = pytest.mark.integration  # ffmpeg/ffprobe: Debian's, installed by ./manage
 
 START = datetime(2025, 3, 1, 2, 0, 0, tzinfo=UTC)  # 10:00 in the office (Asia/Shanghai)
 CONSUMER, BUSINESS = "消费者 李女士", "经营者 王经理"

@@ -14,7 +14,6 @@ import io
 import itertools
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -40,10 +39,7 @@ from recordings.recorder import (
 from tests.support.peer import classify
 from tests.support.recording_media import Pushed, SyntheticPublisher
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffprobe (Debian's ffmpeg) needed"),
-]
+pytestmark = pytest.mark.integration  # ffmpeg/ffprobe: Debian's, installed by ./manage
 
 ROOT = Path(__file__).resolve().parents[2]
 
