@@ -85,18 +85,26 @@ def read_claims(token: str) -> Invitation:
 
 
 def verify_token(
-    secret: bytes, token: str | None, room_id: str | None = None, now: float | None = None
+    secret: bytes | tuple[bytes, ...],
+    token: str | None,
+    room_id: str | None = None,
+    now: float | None = None,
 ) -> Invitation:
     """Return the invitation a token grants, or raise the reason it is refused.
 
-    ``room_id`` is the room the client asks to enter (from the page's address); a token bound to
-    another room is *foreign*.
+    ``secret`` may be several keys (the current one first, then those being rotated out): a
+    token signed with any of them is accepted, so links handed out before a key rotation keep
+    working until they expire. ``room_id`` is the room the client asks to enter (from the
+    page's address); a token bound to another room is *foreign*.
     """
     if not token:
         raise TokenMissing("no invitation token was given")
     invitation = read_claims(token)
     signed_part, _, signature = token.rpartition(".")
-    if not hmac.compare_digest(_sign(secret, signed_part), signature):
+    keys = (secret,) if isinstance(secret, bytes) else secret
+    # Every key is tried (no early exit), so the time taken does not tell which one matched.
+    matches = [hmac.compare_digest(_sign(key, signed_part), signature) for key in keys]
+    if not any(matches):
         raise TokenInvalid(
             "the token's signature does not match: it was altered or not issued here"
         )

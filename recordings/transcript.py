@@ -74,6 +74,9 @@ SYSTEM_TEXT = {
     "recording_resumed": "单独沟通结束，继续录音录像",
     "recording_failed": "{subject}的录音录像出错，已停止：{reason}",
     "recording_interrupted": "服务中断，录音录像在此中断；中断前已录制的部分已封存",
+    "service_interrupted": (
+        "服务中断：承载本次调解的服务器停止，在场人员的连接中断；会话已恢复，此前已确认的记录均已保存"
+    ),
     "agreement_started": "{actor}开始起草调解协议书",
     "agreement_updated": "{actor}修改调解协议书，现为第{version}稿",
     "agreement_signed": "{actor}签署调解协议书第{version}稿（签名：{signed_name}）",

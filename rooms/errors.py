@@ -99,3 +99,14 @@ class ConsentMissing(InvalidState):
     """Someone present has not consented to being recorded (the message names them)."""
 
     code = "consent_missing"
+
+
+class RoomElsewhere(RoomError):
+    """Another node holds this room's media (several nodes): the caller retries and is routed
+    there."""
+
+    code = "room_elsewhere"
+
+    def __init__(self, message: str, node_url: str | None = None) -> None:
+        super().__init__(message)
+        self.node_url = node_url

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from rooms.errors import RoomError, RoomNotFound
+from rooms.directory import DirectoryUnavailable, RoomDirectory
+from rooms.errors import RoomElsewhere, RoomError, RoomNotFound
 from rooms.room import Room, RoomInfo, RoomListener, RoomRecord
 from rooms.sfu import MediaConfig
 
@@ -35,6 +36,8 @@ class RoomRegistry:
         self._rooms: dict[str, Room] = {}
         self._listener: RoomListener | None = None
         self._loader = loader
+        self.directory: RoomDirectory | None = None
+        """With several nodes: where rooms are placed (``None``: this node is the only one)."""
         self.draining = False
         """Set for a rolling upgrade or at shutdown: live rooms go on, no other room opens."""
 
@@ -53,6 +56,20 @@ class RoomRegistry:
         self._rooms[info.room_id] = room
         return room
 
+    async def place(self, room_id: str) -> None:
+        """Make sure this node may open ``room_id``: with several nodes, claim it in the
+        directory, or raise :class:`RoomElsewhere` naming the node that holds it."""
+        if self.directory is None:
+            return
+        try:
+            holder = await self.directory.claim(room_id)
+        except DirectoryUnavailable as exc:
+            raise RoomElsewhere(
+                "the room directory (Redis) is unreachable just now; try again in a moment"
+            ) from exc
+        if holder != self.directory.me:
+            raise RoomElsewhere("this room is held by another server; connecting there", holder.url)
+
     def get_room(self, room_id: str) -> Room:
         room = self._rooms.get(room_id)
         if room is None:
@@ -66,6 +83,8 @@ class RoomRegistry:
             raise NodeDraining("this server is about to stop; join again in a moment")
         if room is None and self._loader is not None:
             found = await self._loader(room_id)
+            if found is not None and room_id not in self._rooms:
+                await self.place(room_id)
             room = self._rooms.get(room_id)  # another task may have opened it meanwhile
             if room is None and found is not None:
                 room = self.create_room(*found)
@@ -87,6 +106,16 @@ class RoomRegistry:
         if room is not None:
             async with room.lock:
                 await room.close(ended=True)
+        if self.directory is not None:
+            await self.directory.release(room_id)
+
+    async def drop_room(self, room_id: str) -> None:
+        """Another node took this room over (this one stalled): close the copy here without
+        ending the sitting; its participants reconnect to the other node."""
+        room = self._rooms.pop(room_id, None)
+        if room is not None:
+            async with room.lock:
+                await room.close(ended=False)
 
     async def close_all(self) -> None:
         """The server is stopping: close every room; their sittings go on after a restart."""

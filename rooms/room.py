@@ -178,6 +178,12 @@ class RoomInfo:
     sitting_id: int | None = None
 
 
+_GONE_EVENTS = frozenset(
+    {"disconnected", "left", "revoked", "removed", "rejected", "lobby_left", "sitting_ended"}
+)
+"""Transcript events after which a participant is no longer connected."""
+
+
 def _quality_moved(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> bool:
     """Whether the quality figures changed enough to show (not every millisecond)."""
     if old.keys() != new.keys():
@@ -444,8 +450,15 @@ class Room:
         self._restored = True
         entries = await self.record.restore()
         recording = False
+        connected: set[str] = set()
+        """Who was connected when the server that held the room stopped."""
         for entry in entries:
             self._replay(entry)
+            pid, what = entry.get("participant_id"), entry["event"]
+            if pid and what in ("joined", "reconnected", "lobby_entered"):
+                connected.add(pid)
+            elif pid and what in _GONE_EVENTS:
+                connected.discard(pid)
             if entry["event"] in (
                 "recording_started",
                 "recording_stopped",
@@ -457,6 +470,17 @@ class Room:
             if not p.departed and p.entered:
                 p.disconnected_at = now
         logger.info("Room(%s) restored from %d events", self.id, len(entries))
+        if connected:
+            # The server went away under them (a crash, a lost node, a restart): say so once,
+            # between the last entry before and the first after.
+            witness = next(
+                (p for p in self.participants.values() if p.role is Role.MEDIATOR),
+                self.participants.get(sorted(connected)[0]),
+            )
+            if witness is not None:
+                await self._write(
+                    "service_interrupted", witness, data={"participants": sorted(connected)}
+                )
         await self._seal_left_open(interrupted=recording)
         await self._restore_agreement()
 

@@ -26,6 +26,7 @@ from server.app import create_app
 from server.config import (
     ENV_PREFIX,
     Settings,
+    load_previous_secrets,
     load_secret,
     parse_advertise,
     parse_ice_servers,
@@ -152,7 +153,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--redis-url",
         default=_env("REDIS_URL", ""),
-        help="Redis of the deployment, checked by /readyz and measured by /metrics",
+        help="Redis of a deployment of several nodes (room directory, Socket.IO between nodes); "
+        "also checked by /readyz and measured by /metrics",
+    )
+    serve.add_argument(
+        "--node-id",
+        default=_env("NODE_ID", ""),
+        help="with --redis-url: this node's name in the room directory (default: host-pid-random)",
+    )
+    serve.add_argument(
+        "--node-url",
+        default=_env("NODE_URL", ""),
+        help="with --redis-url: how the other nodes reach this one, e.g. http://10.0.0.5:8080 "
+        "(default: http://HOST:PORT; required when --host is 0.0.0.0)",
     )
     serve.add_argument("--demo", action="store_true", help="create a demo case, print 3 links")
     serve.add_argument("--links-file", type=Path, help="with --demo: also write the links as JSON")
@@ -257,6 +270,11 @@ def _turn_secret(path: Path | None) -> bytes:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
+    if args.redis_url and not args.node_url and args.host in ("0.0.0.0", "::", ""):
+        raise ValueError(
+            f"with --redis-url and --host {args.host or '(all)'} the other nodes need this "
+            "node's own address: give --node-url http://ADDRESS:PORT"
+        )
     env_hosts = _env("ICE_HOSTS")
     hosts = args.ice_hosts or (env_hosts.split(",") if env_hosts else None)
     return Settings(
@@ -269,10 +287,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         log_format=args.log_format,
         min_free_disk_mb=args.min_free_disk_mb,
         redis_url=args.redis_url or "",
+        node_id=args.node_id or "",
+        node_url=args.node_url or "",
         host=args.host,
         port=args.port,
         data_dir=args.data_dir,
         secret=load_secret(args.data_dir),
+        previous_secrets=load_previous_secrets(args.data_dir),
         database_url=args.database_url or "",
         public_url=args.public_url or "",
         ice_servers=parse_ice_servers(args.ice_servers),

@@ -201,7 +201,7 @@ async def room_agreement_pdf(request: web.Request) -> web.StreamResponse:
     """
     room_id = request.match_info["room_id"]
     try:
-        claims = verify_token(request.app[SETTINGS].secret, _bearer(request), room_id)
+        claims = verify_token(request.app[SETTINGS].secrets, _bearer(request), room_id)
     except InvitationError as exc:
         raise ApiError(401, exc.code, exc.message) from None
     async with db.session_factory(request.app[DATABASE])() as session:

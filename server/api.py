@@ -36,6 +36,7 @@ from cases.models import (
 from cases.passwords import verify_password
 from server import api_schemas as s
 from server.auth import COOKIE, SESSION_TTL, current_mediator, session_cookie
+from server.cluster import on_every_node, on_room_node
 from server.demo import join_link
 from server.errors import ApiError, describe
 from server.keys import DATABASE, GATEWAY, OFFICE, ROOMS, SETTINGS
@@ -345,9 +346,14 @@ async def close_sitting(request: web.Request) -> web.Response:
             raise ApiError(404, "sitting_not_found", f"case {number} has no sitting {sitting_id}")
         room_id = sitting.room_id
     registry = request.app[ROOMS]
-    if registry.has_room(room_id):
-        await request.app[GATEWAY].disconnect_room(room_id)
-        await registry.close_room(room_id)  # closes the sitting through its record
+
+    async def close_here() -> None:
+        if registry.has_room(room_id):
+            await request.app[GATEWAY].disconnect_room(room_id)
+            await registry.close_room(room_id)  # closes the sitting through its record
+
+    # With several nodes the room may live on another one: that node closes it.
+    await on_room_node(request.app, room_id, close_here, f"/cluster/rooms/{room_id}/close", {})
     async with sessions(request)() as session, session.begin():
         sitting = await session.get(Sitting, sitting_id)
         assert sitting is not None
@@ -484,7 +490,14 @@ async def revoke_invitation(request: web.Request) -> web.Response:
         invitation = await repo.revoke_invitation(session, invitation.id, mediator.username)
         # Committed above; now whoever is inside with this link is put out at once.
         out = s.InvitationOut.model_validate(invitation, from_attributes=True)
-    await request.app[GATEWAY].disconnect_invitation(out.id)
+
+    async def disconnect_here() -> None:
+        await request.app[GATEWAY].disconnect_invitation(out.id)
+
+    # Whichever node the link's holder is connected to puts them out.
+    await on_every_node(
+        request.app, disconnect_here, f"/cluster/invitations/{out.id}/disconnect", {}
+    )
     return respond(out)
 
 

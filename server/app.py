@@ -18,11 +18,13 @@ from rooms import aiortc_hooks
 from rooms.registry import RoomLoader, RoomRegistry
 from rooms.room import RoomInfo, RoomRecord
 from rooms.sfu import ForwardingMode, MediaConfig
+from server.cluster import route_to_room_node, setup_cluster
 from server.config import Settings
 from server.errors import api_errors
 from server.health import setup_health
 from server.ice import IceServers
 from server.keys import DATABASE, GATEWAY, OFFICE, ROOMS, SETTINGS
+from server.logs import set_case_lookup
 from server.metrics import setup_metrics
 from server.office import load_office_rules
 from server.playback_api import playback_ctx
@@ -117,7 +119,7 @@ def create_app(settings: Settings, engine: AsyncEngine) -> web.Application:
     """Build the whole service for ``settings`` on an open database (see server.database)."""
     if not settings.secret:
         raise ValueError("settings.secret is empty: load it with server.config.load_secret()")
-    app = web.Application(middlewares=[api_errors], client_max_size=1024**2)
+    app = web.Application(middlewares=[route_to_room_node, api_errors], client_max_size=1024**2)
     app[SETTINGS] = settings
     app[DATABASE] = engine
     app[OFFICE] = load_office_rules(settings.office_config)
@@ -128,10 +130,16 @@ def create_app(settings: Settings, engine: AsyncEngine) -> web.Application:
         recordings_dir=settings.data_dir / "recordings",
     )
     app[ROOMS] = registry
+    set_case_lookup(
+        lambda room_id: (
+            registry.get_room(room_id).info.case_id if registry.has_room(room_id) else None
+        )
+    )
     servers = ice_servers(settings)
-    gateway = Gateway(registry, settings.secret, servers.for_user)
+    gateway = Gateway(registry, settings.secrets, servers.for_user)
     app[GATEWAY] = gateway
     gateway.attach(app)
+    setup_cluster(app)
     setup_routes(app)
     setup_health(app)
     setup_metrics(app)

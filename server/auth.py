@@ -32,12 +32,18 @@ def session_cookie(secret: bytes, mediator_id: int, now: float | None = None) ->
     return f"{body}.{_sign(secret, body)}"
 
 
-def read_session_cookie(secret: bytes, value: str | None, now: float | None = None) -> int | None:
-    """The mediator id a cookie vouches for, or ``None`` (absent, altered or expired)."""
+def read_session_cookie(
+    secret: bytes | tuple[bytes, ...], value: str | None, now: float | None = None
+) -> int | None:
+    """The mediator id a cookie vouches for, or ``None`` (absent, altered or expired).
+
+    ``secret`` may be several keys (current first, then those being rotated out): a mediator
+    logged in before a rotation stays logged in."""
     if not value:
         return None
     body, _, signature = value.rpartition(".")
-    if not body or not hmac.compare_digest(_sign(secret, body), signature):
+    keys = (secret,) if isinstance(secret, bytes) else secret
+    if not body or not any([hmac.compare_digest(_sign(k, body), signature) for k in keys]):
         return None
     try:
         mediator_id, expires = (int(part) for part in body.split("."))
@@ -50,7 +56,7 @@ def read_session_cookie(secret: bytes, value: str | None, now: float | None = No
 
 async def current_mediator(request: web.Request) -> Mediator:
     """The logged-in mediator, or a 401 error body."""
-    mediator_id = read_session_cookie(request.app[SETTINGS].secret, request.cookies.get(COOKIE))
+    mediator_id = read_session_cookie(request.app[SETTINGS].secrets, request.cookies.get(COOKIE))
     if mediator_id is not None:
         async with db.session_factory(request.app[DATABASE])() as session:
             mediator = (

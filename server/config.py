@@ -22,6 +22,8 @@ class Settings:
     """Where the server keeps its files: the signing key, the embedded database, recordings."""
     secret: bytes = b""
     """Key that signs invitation links; from the environment or ``<data_dir>/secret.key``."""
+    previous_secrets: tuple[bytes, ...] = ()
+    """Keys being rotated out: links they signed are still accepted (never used to sign)."""
     public_url: str = ""
     """Base of the links the server prints, e.g. ``https://mediation.example.org``; defaults to
     ``http://<host>:<port>``."""
@@ -61,8 +63,18 @@ class Settings:
     min_free_disk_mb: int = 512
     """``/readyz`` fails when the recordings' file system has less free space than this."""
     redis_url: str = ""
-    """Redis, when a deployment has one (``/readyz`` and ``/metrics`` check it)."""
+    """Redis of a deployment of several nodes: the room directory and Socket.IO's events
+    between nodes (see server.cluster); ``/readyz`` and ``/metrics`` check it."""
+    node_id: str = ""
+    """This node's name in the room directory; empty: host, pid and a random tail."""
+    node_url: str = ""
+    """How the other nodes reach this one; empty: ``http://<host>:<port>``."""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def secrets(self) -> tuple[bytes, ...]:
+        """Every key a link may be signed with: the current one first."""
+        return (self.secret, *self.previous_secrets)
 
     @property
     def base_url(self) -> str:
@@ -89,6 +101,25 @@ def load_secret(data_dir: Path, env: dict[str, str] | None = None) -> bytes:
     with os.fdopen(fd, "wb") as fh:
         fh.write(key + b"\n")
     return key
+
+
+def load_previous_secrets(data_dir: Path, env: dict[str, str] | None = None) -> tuple[bytes, ...]:
+    """Keys being rotated out: ``MEDIATION_ROOM_PREVIOUS_SECRET`` (several separated by commas)
+    and ``<data_dir>/secret.previous.key`` (one per line). Links they signed keep working until
+    they expire; new links are signed with the current key only."""
+    keys: list[bytes] = []
+    from_env = (os.environ if env is None else env).get(ENV_PREFIX + "PREVIOUS_SECRET", "")
+    keys += [k.strip().encode("utf-8") for k in from_env.split(",") if k.strip()]
+    path = data_dir / "secret.previous.key"
+    if path.exists():
+        keys += [line.strip() for line in path.read_bytes().splitlines() if line.strip()]
+    for key in keys:
+        if len(key) < 16:
+            raise ValueError(
+                "a previous secret is too short (at least 16 characters): "
+                f"check {ENV_PREFIX}PREVIOUS_SECRET and {path}"
+            )
+    return tuple(keys)
 
 
 def parse_ice_servers(text: str | None) -> tuple[dict[str, Any], ...]:

@@ -239,6 +239,7 @@ async def seed_demo(
     case, sitting, invitation_ids = await _demo_case(
         engine, dt.datetime.fromtimestamp(expires, dt.UTC)
     )
+    await registry.place(DEMO_ROOM)  # several nodes: run --demo on one of them
     registry.create_room(
         RoomInfo(
             room_id=DEMO_ROOM,

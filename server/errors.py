@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from cases import db
 from cases.errors import CaseError, InvitationError
+from rooms.errors import RoomElsewhere
 from signaling.gateway import error_body
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         return json_error(404 if exc.code == "token_unknown" else 403, exc.code, exc.message)
     except CaseError as exc:
         return json_error(_STATUS_BY_CODE.get(exc.code, 422), exc.code, exc.message)
+    except RoomElsewhere as exc:  # several nodes: the room moved meanwhile; asked again, it is
+        return json_error(503, exc.code, exc.message)  # routed to its node
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -91,7 +91,7 @@ async def _caller(request: web.Request) -> Caller:
     """The participant whose token this is — or 401 with the token's code, 404 for the room."""
     room_id = request.match_info["room_id"]
     try:
-        claims = verify_token(request.app[SETTINGS].secret, _bearer(request), room_id)
+        claims = verify_token(request.app[SETTINGS].secrets, _bearer(request), room_id)
     except InvitationError as exc:
         raise ApiError(401, exc.code, exc.message) from None
     try:

@@ -122,7 +122,7 @@ def _bearer(request: web.Request) -> str | None:
 async def _rater(request: web.Request, session: AsyncSession) -> sat.Rater:
     room_id = request.match_info["room_id"]
     try:
-        claims = verify_token(request.app[SETTINGS].secret, _bearer(request), room_id)
+        claims = verify_token(request.app[SETTINGS].secrets, _bearer(request), room_id)
         return await sat.rating_invitation(session, room_id, claims.invitation_id)
     except InvitationError as exc:
         raise ApiError(401, exc.code, exc.message) from None

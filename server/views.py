@@ -8,7 +8,7 @@ from aiohttp import web
 
 from cases.errors import InvitationError
 from cases.invitations import verify_token
-from rooms.errors import RoomError
+from rooms.errors import RoomElsewhere, RoomError
 from server.errors import json_error
 from server.keys import ROOMS, SETTINGS
 from server.openapi import openapi_document
@@ -58,7 +58,7 @@ async def inspect_invitation(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     try:
         invitation = verify_token(
-            settings.secret, request.query.get("t"), request.query.get("room") or None
+            settings.secrets, request.query.get("t"), request.query.get("room") or None
         )
         room = await request.app[ROOMS].find_room(invitation.room_id)
         if room.record is not None:
@@ -69,6 +69,8 @@ async def inspect_invitation(request: web.Request) -> web.Response:
             )
     except InvitationError as exc:
         return json_error(403 if exc.code != "token_missing" else 400, exc.code, exc.message)
+    except RoomElsewhere as exc:  # several nodes: the page asks again in a moment
+        return json_error(503, exc.code, exc.message)
     except RoomError as exc:
         return json_error(404, exc.code, exc.message)
     return web.json_response(

@@ -77,11 +77,12 @@ class Gateway:
     def __init__(
         self,
         registry: RoomRegistry,
-        secret: bytes,
+        secret: bytes | tuple[bytes, ...],
         ice_servers: list[dict[str, Any]] | Callable[[str], list[dict[str, Any]]],
     ) -> None:
         self.registry = registry
         self._secret = secret
+        """The invitation keys: the current one, then any being rotated out."""
         self._ice_servers = ice_servers
         """The ``joined`` reply's ICE servers: a list, or ``participant id → list`` (fresh TURN
         credentials for each join)."""
@@ -178,6 +179,16 @@ class Gateway:
             await self.sio.emit("error", body, to=sid)
             await self.sio.disconnect(sid)
 
+    async def move_room(self, room_id: str) -> None:
+        """Another node holds this room now: its participants reconnect (and reach it there)."""
+        body = error_body("room_elsewhere", "this room moved to another server; reconnecting to it")
+        for sid in [
+            sid for sid, conn in self._connections.items() if conn.invitation.room_id == room_id
+        ]:
+            self._connections[sid].joined = False
+            await self.sio.emit("error", body, to=sid)
+            await self.sio.disconnect(sid)
+
     async def _on_shutdown(self, app: web.Application) -> None:
         """Close every client connection, so shutting down does not wait for browsers to go."""
         for sid in list(self._connections):
@@ -218,11 +229,16 @@ class Gateway:
             raise socketio.exceptions.ConnectionRefusedError(
                 exc.message, error_body(exc.code, exc.message)
             ) from None
-        except Exception:
-            logger.exception("connection %s: checking the invitation failed", sid)
-            message = "the server could not check the link just now; try again in a moment"
+        except Exception as exc:
+            if db.is_unavailable(exc):
+                db.log_unavailable(logger, "a connection", exc)
+                code, message = "database_unavailable", db.UNAVAILABLE_MESSAGE
+            else:
+                logger.exception("connection %s: checking the invitation failed", sid)
+                code = "internal"
+                message = "the server could not check the link just now; try again in a moment"
             raise socketio.exceptions.ConnectionRefusedError(
-                message, error_body("internal", message)
+                message, error_body(code, message)
             ) from None
         self._connections[sid] = Connection(sid=sid, invitation=invitation)
 

@@ -220,6 +220,10 @@ function handleError(body) {
       // The server could not use our answer: this peer connection won't carry media.
       reconnectMedia("negotiation_failed");
       return;
+    case "room_elsewhere":
+      // Another server holds the room now (several servers): connect again, and reach it.
+      reconnectMedia("room_elsewhere");
+      return;
     default:
       if (body.event === "join") {
         // Not in: nothing else on this page can work. Say so; the person may try again.

@@ -16,6 +16,16 @@ export const REFUSAL_CODES = new Set([
   "room_not_found",
 ]);
 
+/** Connect-time refusals that pass: another server holds the room just now (several nodes), a
+ * server about to stop, the case record briefly unreachable. The page tries again by itself. */
+const RETRY_CODES = new Set([
+  "room_elsewhere",
+  "node_draining",
+  "database_unavailable",
+  "internal",
+]);
+const MAX_CONNECT_RETRIES = 40; // ~1.5 min at up to 3 s apart, then the refusal is shown
+
 /** A command the server refused; `body` is the protocol's error body. */
 export class CommandError extends Error {
   constructor(body) {
@@ -48,6 +58,9 @@ const FACTS = [
 export function createSignaling({ token, roomId, handlers }) {
   const socket = io({
     auth: { token, room_id: roomId },
+    // Names the room in the address too: with several servers, whichever one this reaches
+    // forwards the connection to the server that holds the room.
+    query: { room_id: roomId },
     transports: ["websocket", "polling"],
     autoConnect: false,
     reconnection: true,
@@ -61,9 +74,19 @@ export function createSignaling({ token, roomId, handlers }) {
   }
   socket.on("error", (body) => handlers.error(body ?? { code: "internal", message: "" }));
 
-  socket.on("connect", () => handlers.connected());
+  let retries = 0;
+  socket.on("connect", () => {
+    retries = 0;
+    handlers.connected();
+  });
   socket.on("connect_error", (err) => {
     const body = err?.data;
+    if (body && RETRY_CODES.has(body.code) && retries < MAX_CONNECT_RETRIES) {
+      retries += 1;
+      handlers.reconnecting(body.code);
+      setTimeout(() => socket.connect(), Math.min(500 * retries, 3000));
+      return;
+    }
     if (body && typeof body.code === "string") {
       // Refused by the server's connect handler: Socket.IO does not retry these by itself.
       handlers.error({ ...body, refused: REFUSAL_CODES.has(body.code) || !socket.active });

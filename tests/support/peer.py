@@ -177,9 +177,12 @@ class RoomClient:
 
     async def connect(self, *, room_id: str | None = None, token: str | None = None) -> None:
         aiortc_hooks.restrict_host_addresses(["127.0.0.1"])
+        room = room_id or self.room_id
         await self.sio.connect(
-            self.base_url,
-            auth={"token": token or self.token, "room_id": room_id or self.room_id},
+            # The room in the address too, as the page does: with several nodes, any of them
+            # forwards the connection to the room's node.
+            f"{self.base_url}?room_id={room}",
+            auth={"token": token or self.token, "room_id": room},
             transports=["websocket"],
             wait_timeout=10,
         )

@@ -56,6 +56,7 @@ def run_server(
     demo: bool = True,
     file_size_limit: int | None = None,
     demo_cases: int = 0,
+    data_dir: Path | None = None,
 ) -> Iterator[RunningServer]:
     """Start ``mediation-room serve --demo`` on loopback; stop it (SIGTERM) at the end.
 
@@ -64,11 +65,12 @@ def run_server(
     ``demo_cases``: the example concluded cases ``--demo`` seeds for the dashboard (none by
     default: most tests want the demo case alone). ``file_size_limit`` (bytes, RLIMIT_FSIZE)
     makes any file the server writes past that size fail with EFBIG, like a full disk (Python
-    ignores SIGXFSZ, so the write raises).
+    ignores SIGXFSZ, so the write raises). ``data_dir``: another node's data directory (two
+    nodes of one deployment share it: the signing key, evidence and recordings).
     """
     port = free_port()
     tmp.mkdir(parents=True, exist_ok=True)
-    data_dir = tmp / "data"
+    data_dir = data_dir or tmp / "data"
     links_file = tmp / "links.json"
     log_path = tmp / "server.log"
     cmd = [

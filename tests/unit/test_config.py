@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from server.config import load_secret, parse_ice_servers
+from server.config import load_previous_secrets, load_secret, parse_ice_servers
 
 
 def test_secret_is_generated_once_and_private(tmp_path: Path) -> None:
@@ -37,3 +37,17 @@ def test_ice_servers_from_urls_and_json() -> None:
     assert servers[0]["username"] == "u"
     with pytest.raises(ValueError):
         parse_ice_servers('[{"username": "u"}]')
+
+
+def test_previous_secrets_from_file_and_environment(tmp_path: Path) -> None:
+    assert load_previous_secrets(tmp_path, env={}) == ()
+    (tmp_path / "secret.previous.key").write_text("f" * 32 + "\n\n" + "g" * 32 + "\n")
+    env = {"MEDIATION_ROOM_PREVIOUS_SECRET": "e" * 20 + ", " + "h" * 20}
+    assert load_previous_secrets(tmp_path, env=env) == (
+        b"e" * 20,
+        b"h" * 20,
+        b"f" * 32,
+        b"g" * 32,
+    )
+    with pytest.raises(ValueError, match="PREVIOUS_SECRET"):
+        load_previous_secrets(tmp_path, env={"MEDIATION_ROOM_PREVIOUS_SECRET": "short"})

@@ -79,3 +79,16 @@ def test_malformed(token: str) -> None:
 def test_unknown_role_cannot_be_issued() -> None:
     with pytest.raises(ValueError):
         issue_token(SECRET, invitation(role="judge"))
+
+
+def test_a_rotated_out_key_still_opens_its_links_until_it_is_dropped() -> None:
+    old, new = b"o" * 32, b"n" * 32
+    issued_before = issue_token(old, invitation())
+    # Current key first, the previous one after: both kinds of link work.
+    assert verify_token((new, old), issued_before, "r1").name == "李女士"
+    assert verify_token((new, old), issue_token(new, invitation()), "r1").name == "李女士"
+    # Once the previous key is dropped, its links stop working.
+    with pytest.raises(TokenInvalid):
+        verify_token((new,), issued_before, "r1")
+    with pytest.raises(TokenInvalid):
+        verify_token((new, old), issue_token(b"x" * 32, invitation()), "r1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from server.logs import JsonFormatter
+from server.logs import JsonFormatter, set_case_lookup
 
 
 def test_a_json_line_has_the_room_and_no_address_or_token() -> None:
@@ -19,3 +19,17 @@ def test_a_json_line_has_the_room_and_no_address_or_token() -> None:
     assert line["level"] == "info" and line["logger"] == "rooms.sfu"
     assert "198.51.100.7" not in line["message"] and "[ip]" in line["message"]
     assert "c2lnbmF0dXJlMTIz" not in line["message"]
+
+
+def test_a_line_about_a_live_room_carries_its_case_id() -> None:
+    def record(room: str) -> logging.LogRecord:
+        return logging.LogRecord(
+            "rooms.room", logging.INFO, __file__, 1, "Room(%s) restored", (room,), None
+        )
+
+    set_case_lookup(lambda room_id: 42 if room_id == "demo" else None)
+    try:
+        assert json.loads(JsonFormatter().format(record("demo")))["case_id"] == 42
+        assert "case_id" not in json.loads(JsonFormatter().format(record("gone")))
+    finally:
+        set_case_lookup(lambda room_id: None)
