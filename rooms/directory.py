@@ -102,6 +102,11 @@ class RoomDirectory:
         self.beats = 0
         """Heartbeats written since start (for the tests and /readyz)."""
 
+    @property
+    def down(self) -> bool:
+        """Whether Redis failed the last time this node asked it."""
+        return self._down
+
     def _room_key(self, room_id: str) -> str:
         return f"{self.prefix}room:{room_id}"
 

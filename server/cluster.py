@@ -91,6 +91,10 @@ class Cluster:
         self.token = token
         self.session: aiohttp.ClientSession | None = None
         self._sockets: set[web.WebSocketResponse] = set()
+        self.forwarded = {"http": 0, "websocket": 0, "failed": 0}
+        """Requests this node forwarded to a room's node (read by /metrics)."""
+        self.rooms_lost = 0
+        """Rooms another node took over while this one stalled."""
 
     @property
     def me(self) -> Node:
@@ -114,7 +118,9 @@ class Cluster:
         url = node.url.rstrip("/") + request.rel_url.path_qs
         headers = self._headers(request)
         if request.headers.get("Upgrade", "").lower() == "websocket":
+            self.forwarded["websocket"] += 1
             return await self._forward_websocket(request, url, headers)
+        self.forwarded["http"] += 1
         prepared: web.StreamResponse | None = None
         try:
             async with self.session.request(
@@ -181,6 +187,7 @@ class Cluster:
         return downstream
 
     def _unreachable(self, node: Node | None, exc: BaseException) -> web.Response:
+        self.forwarded["failed"] += 1
         logger.info("forwarding to %s failed: %s", node.node_id if node else "node", exc)
         return json_error(
             503,
@@ -305,6 +312,7 @@ async def _cluster_ctx(app: web.Application) -> AsyncIterator[None]:
     gateway = app[GATEWAY]
 
     async def lost(room_ids: list[str]) -> None:
+        cluster.rooms_lost += len(room_ids)
         for room_id in room_ids:
             await gateway.move_room(room_id)
             await registry.drop_room(room_id)

@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 
 from rooms.registry import RoomRegistry
 from server import health
+from server.cluster import CLUSTER, Cluster
 from server.keys import DATABASE, ROOMS, SETTINGS
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,33 @@ class RoomsCollector(Collector):
             ("reconnects", "Peer connections remade for a participant seen before", c.reconnects),
         ):
             yield CounterMetricFamily("mediation_" + name, doc, value=value)
+
+
+class ClusterCollector(Collector):
+    """Several nodes: what this node forwarded to rooms' nodes, and rooms it lost."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    def collect(self) -> Iterator[Metric]:
+        forwarded = CounterMetricFamily(
+            "mediation_forwarded_requests",
+            "Requests forwarded to the node that holds their room (failed: it did not answer)",
+            labels=["kind"],
+        )
+        for kind, n in sorted(self.cluster.forwarded.items()):
+            forwarded.add_metric([kind], n)
+        yield forwarded
+        yield CounterMetricFamily(
+            "mediation_rooms_lost",
+            "Rooms another node took over while this one did not renew its directory key",
+            value=self.cluster.rooms_lost,
+        )
+        yield GaugeMetricFamily(
+            "mediation_directory_up",
+            "1 if this node's last heartbeat reached the room directory (Redis)",
+            value=0 if self.cluster.directory.down else 1,
+        )
 
 
 class Metrics:
@@ -162,4 +190,6 @@ async def metrics_view(request: web.Request) -> web.Response:
 
 def setup_metrics(app: web.Application) -> None:
     app[METRICS] = Metrics(app[ROOMS])
+    if CLUSTER in app:
+        app[METRICS].registry.register(ClusterCollector(app[CLUSTER]))
     app.cleanup_ctx.append(metrics_ctx)

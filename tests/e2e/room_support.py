@@ -110,6 +110,21 @@ def wait_receiving(page: Page, others: list[str]) -> None:
     wait_for(page, rising, f"media from {others} still flowing")
 
 
+def wait_back_in(page: Page, what: str) -> None:
+    """After its server went away: the page reconnected, joined again on a new peer connection
+    (the stats start again from zero) and is in the room without a new admission."""
+    wait_for(
+        page,
+        lambda r: (
+            r["connection"] == "connected"
+            and not r["reconnecting"]
+            and r["pcState"]["connection"] == "connected"
+        ),
+        what,
+    )
+    assert snapshot(page)["view"] == "room", snapshot(page)["self"]
+
+
 def others_of(role: str) -> list[str]:
     return [r for r in ROLES if r != role]
 

@@ -24,6 +24,7 @@ from tests.e2e.room_support import (
     others_of,
     snapshot,
     through_lobby,
+    wait_back_in,
     wait_for,
     wait_receiving,
 )
@@ -253,17 +254,7 @@ def test_server_restart_reconnects_with_a_fresh_peer_connection(
     # the sitting from its record: the consumer is back in the room without a new admission.
     with restarted(before, tmp_path / "restarted.log"):
         for page in pages.values():
-            # A new peer connection of the restarted server (the stats start again from zero).
-            wait_for(
-                page,
-                lambda r: (
-                    r["connection"] == "connected"
-                    and not r["reconnecting"]
-                    and r["pcState"]["connection"] == "connected"
-                ),
-                "back in after the restart",
-            )
-            assert snapshot(page)["view"] == "room", snapshot(page)["self"]
+            wait_back_in(page, "back in after the restart")
         wait_receiving(pages["mediator"], ["consumer"])
         wait_receiving(pages["consumer"], ["mediator"])
         for page in pages.values():

@@ -7,18 +7,20 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 import redis
 from playwright.sync_api import expect
 
 from tests.e2e.room_support import (
     NewPage,
     open_and_join,
-    snapshot,
     through_lobby,
-    wait_for,
+    wait_back_in,
     wait_receiving,
 )
 from tests.integration.test_cluster import KEY, two_nodes
+
+pytestmark = pytest.mark.e2e
 
 
 def test_pages_reconnect_to_the_surviving_node_by_themselves(
@@ -43,16 +45,7 @@ def test_pages_reconnect_to_the_surviving_node_by_themselves(
         # No click, no reload: each page reconnects through b, which takes the room over from
         # the case record once a's key has expired; they join again on a new peer connection.
         for page in (mediator, consumer):
-            wait_for(
-                page,
-                lambda r: (
-                    r["connection"] == "connected"
-                    and not r["reconnecting"]
-                    and r["pcState"]["connection"] == "connected"
-                ),
-                "back in on node b",
-            )
-            assert snapshot(page)["view"] == "room", snapshot(page)["self"]
+            wait_back_in(page, "back in on node b")
         wait_receiving(mediator, ["consumer"])
         wait_receiving(consumer, ["mediator"])
         took = time.monotonic() - killed

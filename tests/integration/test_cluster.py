@@ -101,6 +101,18 @@ async def console(server: RunningServer, password: str) -> AsyncIterator[aiohttp
         yield http
 
 
+async def metric_becomes(server: RunningServer, name: str, value: float) -> bool:
+    async with aiohttp.ClientSession() as http:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            text = await (await http.get(server.url + "/metrics")).text()
+            found = re.search(rf"^{name} (\S+)$", text, re.M)
+            if found and float(found[1]) == value:
+                return True
+            await asyncio.sleep(0.2)
+    return False
+
+
 async def chat(sender: RoomClient, text: str) -> None:
     ack = await sender.call("chat", {"text": text})
     assert ack["ok"] is True, ack
@@ -126,6 +138,14 @@ async def test_a_room_spans_nodes_and_survives_the_loss_of_its_node(tmp_path: Pa
             async with aiohttp.ClientSession() as http:
                 assert (await (await http.get(a.url + "/healthz")).json())["rooms"] == 1
                 assert (await (await http.get(b.url + "/healthz")).json())["rooms"] == 0
+                # b forwarded the parties' websockets (and their link checks) to a.
+                metrics = await (await http.get(b.url + "/metrics")).text()
+                forwarded = re.search(
+                    r'^mediation_forwarded_requests_total\{kind="websocket"\} (\S+)$',
+                    metrics,
+                    re.M,
+                )
+                assert forwarded and float(forwarded[1]) >= 2, metrics
 
             # Chat across nodes, both ways.
             await chat(clients["consumer"], "经b节点发送")
@@ -187,6 +207,7 @@ async def test_redis_restart_live_rooms_go_on_and_routing_comes_back(tmp_path: P
             assert await mediator.join() == {"ok": True}
             await enter_room(mediator, consumer)
             rds.stop()
+            assert await metric_becomes(a, "mediation_directory_up", 0.0)
             # The live room needs no Redis: chat and media go on.
             await chat(consumer, "Redis停了")
             assert await wait_for(lambda: "Redis停了" in {m["text"] for m in mediator.chats}, 5)
@@ -210,6 +231,7 @@ async def test_redis_restart_live_rooms_go_on_and_routing_comes_back(tmp_path: P
             assert await wait_for(lambda: mediator.seen("business") is not None, 10)
             async with redis.asyncio.Redis.from_url(rds.url) as r:
                 assert await r.get(KEY) == b"a"  # rewritten by node a's heartbeat
+            assert await metric_becomes(a, "mediation_directory_up", 1.0)
             async with aiohttp.ClientSession() as http:
                 for node in (a, b):
                     ready = await http.get(node.url + "/readyz")
