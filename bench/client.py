@@ -24,7 +24,7 @@ import queue
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import aioice.ice
@@ -358,6 +358,35 @@ class BenchClient:
         # aiortc starts the receiver's decoder thread on this queue once the transport connects
         # (after the "track" event); private name of aiortc 1.16.0, pinned in pyproject.toml.
         receiver._RTCRtpReceiver__decoder_queue = CountingQueue(stats, RECEIVERS.send_logs)
+
+    # -- what loadgen reads (the cheap client has the same methods) ------------------------------
+
+    def flowing_video(self) -> int:
+        """Remote video tracks that delivered at least one frame."""
+        return sum(1 for t in self.tracks if t.kind == "video" and t.arrivals)
+
+    def counters(self) -> dict[str, int]:
+        return {
+            "sender_skipped": self.video.skipped + self.audio.skipped,
+            "keyframe_requests": self.video.keyframe_requests,
+            "video_sent": self.video.sent,
+        }
+
+    def packets_received(self) -> int:
+        """RTP packets received on every remote track (aiortc's receive statistics)."""
+        if self.pc is None:
+            return 0
+        total = 0
+        for transceiver in self.pc.getTransceivers():
+            streams = transceiver.receiver._RTCRtpReceiver__remote_streams
+            total += sum(s.packets_received for s in streams.values())
+        return total
+
+    def track_dumps(self) -> list[dict[str, Any]]:
+        return [asdict(t) for t in self.tracks]
+
+    def extra_errors(self) -> list[str]:
+        return []
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -1,24 +1,32 @@
-"""SFU media benchmark: N rooms × 3 synthetic aiortc participants, packet forwarding vs relay.
+"""SFU media benchmark: N rooms × 3 synthetic participants; our server's packet forwarding vs
+its relay baseline, and vs Janus's VideoRoom.
 
 Run by hand (not in CI), from the repository root::
 
     .venv/bin/python bench/sfu.py --rooms 1 --seconds 15 --json
+    .venv/bin/python bench/sfu.py --rooms 2 --seconds 15 --sfu ours,janus   # needs root, janus
 
 For each mode (``packet``, the product; ``record``, the same while the mediator records every
-participant — the recorders' cost beside the forwarding's; then ``relay``, aiortc's
-decode/re-encode ``MediaRelay`` as the baseline — same rooms, same duration, one run) it starts
-ONE server process
-holding N rooms (``bench/launcher.py``), joins three aiortc participants per room from one or more
-client processes (``bench/loadgen.py``; 640×480 VP8 at 30 fps + Opus, pre-encoded and looped, see
-``bench/media.py``; receivers count frames without decoding, see ``bench/client.py``), waits
-until every remote video track delivers, warms up, then measures for ``--seconds``:
+participant — the recorders' cost beside the forwarding's; ``relay``, aiortc's decode/re-encode
+``MediaRelay`` as the baseline; ``janus``, Debian's Janus 1.1.2 VideoRoom in a network namespace
+of its own, ``bench/janus.py`` — same clients, rooms, warm-up and duration, one run) it starts
+ONE server process holding N rooms (``bench/launcher.py``), joins three participants per room
+from one or more client processes (``bench/loadgen.py``; 640×480 VP8 at 30 fps + Opus,
+pre-encoded and looped, see ``bench/media.py``). The participants are *cheap* by default
+(``bench/cheap.py``: aiortc does ICE, DTLS and SRTP keying, then the clip goes out as
+pre-packetized RTP and what arrives is counted per packet, ~0.08 cores per room) or full
+aiortc peers (``--clients aiortc``, ``bench/client.py``: jitter buffer, NACK, REMB, optional
+decoding probes; ~0.2–0.4 cores per room). It waits until every remote video track delivers,
+warms up, then measures for ``--seconds``:
 
-- server CPU (utime+stime of the server process from ``/proc``) per second, per room, and per
-  delivered video frame;
+- server CPU (utime+stime of the server process from ``/proc``) per second, per room, per
+  delivered video frame and per forwarded RTP packet (packets counted where the subscribers
+  receive them, audio + video);
 - frames per second delivered on every remote video track (min / median / max);
 - time from join to the first frame of each remote video track;
-- latency through the server, from a trailer the sender appends to each VP8 frame (packet mode;
-  a re-encoding server drops it), and from a decoded barcode on a few probe tracks (both modes);
+- latency through the server, from a trailer the sender appends to each VP8 frame (a
+  re-encoding server drops it), and with ``--clients aiortc`` from a decoded barcode on a few
+  probe tracks;
 - the client processes' CPU and the rest of the machine's, and UDP datagrams dropped on the
   server's and the clients' sockets, to tell who the bottleneck was.
 
@@ -55,15 +63,21 @@ if str(ROOT) not in sys.path:
 import aiortc  # noqa: E402
 import av  # noqa: E402
 
+from bench import janus  # noqa: E402
 from bench.client import ROLES  # noqa: E402
 from bench.media import VideoClip, cached_video_clip  # noqa: E402
 
-MODES = ("packet", "record", "relay")
-"""``record``: packet forwarding while every participant is being recorded (the recorders'
-cost beside the forwarding's)."""
+MODES = ("packet", "record", "relay", "janus")
+"""Our server's modes (``record``: packet forwarding while every participant is being recorded —
+the recorders' cost beside the forwarding's) and ``janus``: Janus's VideoRoom (``--sfu janus``)."""
+OUR_MODES = MODES[:3]
+JANUS_ROOM_BASE = 1000
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 _servers: list[subprocess.Popen[bytes]] = []
 """Every server process started, so they die with the benchmark whatever happens."""
+_workdirs: list[Path] = []
+"""Temporary directories not removed yet: a failed mode keeps its logs (and says where), unless
+the whole run is interrupted (SIGTERM, Ctrl-C): then ``main`` removes them all."""
 
 
 def clip_cache_dir() -> Path:
@@ -103,7 +117,8 @@ def udp_drops(pid: int | str) -> int:
                 if target.startswith("socket:["):
                     inodes.add(target[8:-1])
     drops = 0
-    for table in ("/proc/net/udp", "/proc/net/udp6"):
+    # /proc/<pid>/net: the tables of the process's own network namespace (Janus runs in one).
+    for table in (f"/proc/{pid}/net/udp", f"/proc/{pid}/net/udp6"):
         with contextlib.suppress(OSError), open(table) as fh:
             next(fh, None)
             for line in fh:
@@ -236,8 +251,8 @@ async def server_stats(process: subprocess.Popen[bytes], workdir: Path) -> dict[
     """Ask the server (SIGUSR1) for its rooms' SFU counters; {} if it does not answer in 3 s."""
     path = workdir / "server.json.stats.json"
     remove_file(path)
-    if process.poll() is not None:
-        return {}
+    if process.poll() is not None or not (workdir / "server.json").exists():
+        return {}  # gone, or not our server (Janus)
     process.send_signal(signal.SIGUSR1)
     deadline = time.monotonic() + 3
     while time.monotonic() < deadline:
@@ -246,6 +261,20 @@ async def server_stats(process: subprocess.Popen[bytes], workdir: Path) -> dict[
             return data
         await asyncio.sleep(0.05)
     return {}
+
+
+def janus_info(server: janus.JanusServer, rooms: int) -> dict[str, Any]:
+    """What the clients need to find Janus's rooms (the mediator client creates each)."""
+    return {
+        "pid": server.pid,
+        "url": server.url,
+        "sfu": "janus",
+        "ice_host": janus.HOST_ADDR,
+        "rooms": [
+            {"room_id": f"bench-{i}", "janus_room": JANUS_ROOM_BASE + i, "tokens": {}}
+            for i in range(rooms)
+        ],
+    }
 
 
 def remove_file(path: Path) -> None:
@@ -348,7 +377,8 @@ async def start_workers(
         for r, room in enumerate(rooms)
         for i, role in enumerate(ROLES)
     }
-    probes = sorted(choose_probes(rooms, args.probe_tracks))
+    cheap = args.clients == "cheap"
+    probes = [] if cheap else sorted(choose_probes(rooms, args.probe_tracks))
     workers = []
     for k in range(count):
         config = {
@@ -362,6 +392,9 @@ async def start_workers(
             "nice": args.client_nice,
             "receive_buffer": args.client_rcvbuf,
             "record": bool(info.get("record")),
+            "clients": args.clients,
+            "sfu": info.get("sfu", "ours"),
+            "ice_host": info.get("ice_host", "127.0.0.1"),
         }
         config_path = workdir / f"clients-{k}.json"
         write_json(config_path, config)
@@ -397,6 +430,7 @@ def snapshot(server_pid: int, worker_pids: list[int]) -> dict[str, Any]:
     client_pids: list[int | str] = ["self", *worker_pids]
     return {
         "t": time.perf_counter(),
+        "server_nice": os.getpriority(os.PRIO_PROCESS, server_pid),
         "server_cpu": process_cpu_seconds(server_pid),
         "client_cpu": sum(process_cpu_seconds(p) for p in client_pids),
         "client_cpu_each": [process_cpu_seconds(p) for p in worker_pids],
@@ -476,6 +510,16 @@ def summarize(
         key: sum(d["counters_dump"][key] - d["counters_mark"][key] for d in dumps)
         for key in ("sender_skipped", "keyframe_requests", "video_sent")
     }
+    # RTP packets the subscribers received (audio + video), counted in each client process
+    # between MARK and END (its own clock, a few ms off the server's window): as a rate.
+    packet_rate = 0.0
+    for d in dumps:
+        mark, end = d["counters_mark"], d["counters_end"]
+        if end["t"] > mark["t"]:
+            packet_rate += (end["packets_received"] - mark["packets_received"]) / (
+                end["t"] - mark["t"]
+            )
+    tracks = [t for c in clients for t in c["tracks"]]
 
     return {
         "mode": mode,
@@ -484,6 +528,11 @@ def summarize(
         "server_cpu_cores": rounded(server_cpu / window, 3),
         "cpu_per_room": rounded(server_cpu / window / rooms, 3),
         "cpu_ms_per_frame": rounded(server_cpu * 1000 / frames_total, 3) if frames_total else None,
+        "us_per_packet": rounded(server_cpu / window / packet_rate * 1e6, 1)
+        if packet_rate
+        else None,
+        "packets_forwarded_per_s": round(packet_rate),
+        "packets_lost_on_tracks": sum(t.get("lost", 0) for t in tracks),
         "video_tracks": len(video),
         "video_tracks_expected": expected,
         "video_frames_delivered": frames_total,
@@ -530,6 +579,7 @@ def summarize(
         "steal_cores": rounded((b["machine_steal"] - a["machine_steal"]) / window, 3),
         "server_rss_mb_start": rounded(a["server_rss_mb"]),
         "server_rss_mb_end": rounded(b["server_rss_mb"]),
+        "server_nice": a.get("server_nice"),
         "server_udp_drops": b["server_udp_drops"] - a["server_udp_drops"],
         "client_udp_drops": b["client_udp_drops"] - a["client_udp_drops"],
         "machine_udp_rcvbuf_errors": b["machine_udp_rcvbuf_errors"]
@@ -573,12 +623,25 @@ async def run_mode(mode: str, args: argparse.Namespace, clip_cache: Path) -> dic
         log(f"{mode}: other load before start {before:.2f} cores")
     budget = args.setup_timeout + args.warmup + args.seconds + 120
     workdir = Path(tempfile.mkdtemp(prefix=f"mediation-bench-{mode}-"))
-    process = start_server(mode, args.rooms, workdir, budget)
+    _workdirs.append(workdir)
+    process: subprocess.Popen[bytes] | None = None
+    janus_server: janus.JanusServer | None = None
     workers: list[Worker] = []
     profiler: subprocess.Popen[bytes] | None = None
     ok = False
     try:
-        info = await wait_for_file(workdir / "server.json", process, 60)
+        if mode == "janus":
+            janus_server = janus.JanusServer(workdir / "janus")
+            janus_server.start()
+            assert janus_server.process is not None
+            process = janus_server.process
+            version = await janus_server.wait_ready(30)
+            info = janus_info(janus_server, args.rooms)
+            log(f"janus: {version.get('version_string')} in netns {janus_server.netns}")
+        else:
+            process = start_server(mode, args.rooms, workdir, budget)
+            info = await wait_for_file(workdir / "server.json", process, 60)
+        assert process is not None
         pid = int(info["pid"])
         count = max(1, min(args.client_procs, args.rooms))
         log(
@@ -608,6 +671,10 @@ async def run_mode(mode: str, args: argparse.Namespace, clip_cache: Path) -> dic
         log(f"{mode}: measuring for {args.seconds:g} s")
         await asyncio.sleep(args.seconds)
         b = snapshot(pid, [w.pid for w in workers])
+        for worker in workers:
+            await worker.send("END")
+        for worker in workers:
+            await worker.expect("ENDED", 30)
         stats_b = await server_stats(process, workdir)
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode} during the measurement")
@@ -629,9 +696,15 @@ async def run_mode(mode: str, args: argparse.Namespace, clip_cache: Path) -> dic
             except subprocess.TimeoutExpired:
                 profiler.kill()
         await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
-        await asyncio.to_thread(stop_server, process)
+        if janus_server is not None:
+            if not ok:
+                log(f"janus: log tail: {janus_server.log_tail(800)}")
+            await asyncio.to_thread(janus_server.stop)
+        elif process is not None:
+            await asyncio.to_thread(stop_server, process)
         if ok and not args.keep_logs:
             await asyncio.to_thread(shutil.rmtree, workdir, True)
+            _workdirs.remove(workdir)
         else:
             log(f"{mode}: logs kept in {workdir}")
 
@@ -642,6 +715,9 @@ ROWS = (
     ("server CPU, cores", "server_cpu_cores"),
     ("server CPU-s/s per room", "cpu_per_room"),
     ("server CPU ms per delivered video frame", "cpu_ms_per_frame"),
+    ("server CPU µs per forwarded RTP packet", "us_per_packet"),
+    ("RTP packets forwarded (received) per s", "packets_forwarded_per_s"),
+    ("sequence gaps on remote tracks, packets", "packets_lost_on_tracks"),
     ("video fps per remote track: min", "fps_min"),
     ("video fps per remote track: median", "fps_median"),
     ("remote video tracks below 25 fps", "tracks_below_25fps"),
@@ -705,6 +781,7 @@ def combined(
         "rooms": args.rooms,
         "seconds": args.seconds,
         "warmup": args.warmup,
+        "clients": args.clients,
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": machine,
         "clip": {
@@ -719,6 +796,8 @@ def combined(
     keys = (
         "cpu_per_room",
         "cpu_ms_per_frame",
+        "us_per_packet",
+        "packets_forwarded_per_s",
         "server_cpu_cores",
         "fps_min",
         "fps_median",
@@ -738,7 +817,13 @@ def combined(
     for key in keys:
         out["baseline_" + key] = relay.get(key)
     out["cpu_ms_per_frame_ratio"] = ratio
-    out["noisy"] = any(r.get("noisy") for r in (packet, relay))
+    peer = results.get("janus", {})
+    for key in keys:
+        out["janus_" + key] = peer.get(key)
+    for key in ("cpu_per_room", "us_per_packet"):
+        if packet.get(key) and peer.get(key):
+            out[f"ours_janus_{key}_ratio"] = round(packet[key] / peer[key], 2)
+    out["noisy"] = any(r.get("noisy") for r in (packet, relay, peer))
     out["acceptance"] = {
         "ratio_at_least_5": None if ratio is None else ratio >= 5,
         "packet_fps_at_least_25_on_every_track": (
@@ -753,6 +838,7 @@ def combined(
     out["packet"] = packet or None
     out["record"] = record or None
     out["relay"] = relay or None
+    out["janus"] = peer or None
     return out
 
 
@@ -764,16 +850,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=20.0, help="measurement window (20)")
     parser.add_argument("--warmup", type=float, default=5.0, help="after media flows (5)")
     parser.add_argument("--json", action="store_true", help="print one JSON object, last line")
-    parser.add_argument("--only", choices=MODES, help="run one mode only")
     parser.add_argument(
-        "--probe-tracks", type=int, default=1, help="video tracks that decode for latency (1)"
+        "--only",
+        help="our server's modes to run, comma-separated, of packet,record,relay (default: all "
+        "three; with --sfu ours,janus: packet)",
+    )
+    parser.add_argument(
+        "--sfu",
+        default="ours",
+        help="servers to measure, comma-separated: ours, janus (ours). janus runs Debian's Janus "
+        "VideoRoom\nin a network namespace with the same clients, rooms and timings; needs root "
+        "and /usr/bin/janus",
+    )
+    parser.add_argument(
+        "--clients",
+        choices=("cheap", "aiortc"),
+        default="cheap",
+        help="cheap: real ICE/DTLS-SRTP via aiortc, then the pre-packetized clip sent and "
+        "received\npackets counted by hand (default; 3–4× less client CPU); aiortc: full aiortc "
+        "peers\n(jitter buffer, NACK, REMB; needed for --probe-tracks)",
+    )
+    parser.add_argument(
+        "--probe-tracks",
+        type=int,
+        default=1,
+        help="video tracks that decode for latency (1; --clients aiortc only)",
     )
     parser.add_argument(
         "--setup-timeout", type=float, default=60.0, help="for every video track to flow (60)"
     )
-    parser.add_argument(
-        "--pause", type=float, default=3.0, help="between the two modes, seconds (3)"
-    )
+    parser.add_argument("--pause", type=float, default=3.0, help="between modes, seconds (3)")
     parser.add_argument(
         "--wait-quiet",
         type=float,
@@ -813,7 +919,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--client-rcvbuf",
         type=int,
         default=0,
-        help="SO_RCVBUF of the clients' sockets, bytes (0: the system default, as the server)",
+        help="SO_RCVBUF of the clients' sockets, bytes (0: the system default, as the server; "
+        "--clients aiortc only)",
     )
     parser.add_argument(
         "--keep-logs",
@@ -833,6 +940,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.client_procs = min(args.rooms, len(os.sched_getaffinity(0)))
     if args.rooms < 1 or args.seconds <= 0 or args.warmup < 0 or args.probe_tracks < 0:
         parser.error("--rooms ≥ 1, --seconds > 0, --warmup ≥ 0, --probe-tracks ≥ 0")
+    sfus = [x.strip() for x in args.sfu.split(",") if x.strip()]
+    if not sfus or set(sfus) - {"ours", "janus"}:
+        parser.error("--sfu: ours, janus or ours,janus")
+    if "janus" in sfus:
+        if not janus.available():
+            parser.error(janus.INSTALL_HINT)
+        if args.clients != "cheap":
+            parser.error("--sfu janus runs the cheap clients only")
+        if os.geteuid() != 0:
+            parser.error("--sfu janus needs root (it creates a network namespace)")
+    if args.only:
+        ours = [x.strip() for x in args.only.split(",") if x.strip()]
+        if set(ours) - set(OUR_MODES):
+            parser.error(f"--only: comma-separated of {', '.join(OUR_MODES)}")
+    else:
+        ours = ["packet"] if "janus" in sfus else list(OUR_MODES)
+    args.modes = [m for m in OUR_MODES if m in ours and "ours" in sfus]
+    args.modes += ["janus"] if "janus" in sfus else []
     return args
 
 
@@ -848,7 +973,7 @@ async def amain(args: argparse.Namespace, cache: Path) -> int:
         f"clip: {len(video_clip.frames)} frames, {video_clip.bitrate_kbps:.0f} kbps, keyframes at "
         f"{video_clip.keyframes}, {made}"
     )
-    modes = [args.only] if args.only else list(MODES)
+    modes = args.modes
     results: dict[str, dict[str, Any]] = {}
     failed = False
     for i, mode in enumerate(modes):
@@ -901,6 +1026,10 @@ def main(argv: list[str] | None = None) -> int:
         for process in list(_servers):
             with contextlib.suppress(Exception):
                 stop_server(process)
+        janus.cleanup_all()
+        if isinstance(sys.exc_info()[1], (SystemExit, KeyboardInterrupt)):
+            for workdir in _workdirs:
+                shutil.rmtree(workdir, ignore_errors=True)
         if fresh is not None:
             shutil.rmtree(fresh, ignore_errors=True)
 
