@@ -7,9 +7,22 @@ life of the connection, so a participant who reloads comes back on the same mids
 connections and nothing is renegotiated for them.
 
 Forwarding (``ForwardingMode.PACKET``): each RTP packet a publisher sends is rewritten per
-subscriber *leg* (SSRC, payload type, sequence number, timestamp, mid) and sent on that
-subscriber's transport — no jitter buffer, no decoder, no encoder. ``ForwardingMode.RELAY`` is
-aiortc's decode/re-encode ``MediaRelay``, kept only as the baseline the benchmark measures against.
+subscriber *leg* (SSRC, payload type, sequence number, timestamp, VP8 picture id, header
+extensions) and sent on that subscriber's transport — no jitter buffer, no decoder, no encoder.
+It all happens synchronously in the socket's ``datagram_received`` (see
+:class:`~rooms.aiortc_hooks.FastTransport`): SRTP unprotect, a look at the header with
+``struct``, per leg a new header joined to the same payload bytes, SRTP protect, ``sendto``. No
+coroutine and no aiortc ``RtpPacket`` per packet (the recorder, while recording, gets one).
+
+The SFU also speaks RTCP for the streams it forwards: it answers subscribers' NACKs from each
+leg's history, turns their PLI/FIR into a PLI to the publisher (repeated while a leg waits for a
+keyframe), NACKs the publisher for packets lost on the way in, keeps aiortc's receiver reports
+fed with its own statistics, moves each publisher's sender report onto every leg's timeline, and
+tells each publisher the bitrate its slowest subscriber reported (REMB, :mod:`rooms.feedback`).
+aiortc still does ICE, DTLS, the sender and receiver reports themselves, and the signaling.
+
+``ForwardingMode.RELAY`` is aiortc's decode/re-encode ``MediaRelay``, kept only as the baseline
+the benchmark measures against.
 """
 
 from __future__ import annotations
@@ -17,10 +30,11 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import struct
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiortc import (
     MediaStreamTrack,
@@ -33,12 +47,36 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.contrib.media import MediaRelay
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpRtpfbPacket,
+    RtcpSrPacket,
+    RtpPacket,
+    pack_remb_fci,
+    unpack_remb_fci,
+)
 from aiortc.sdp import candidate_from_sdp
 
 from rooms import aiortc_hooks as hooks
 from rooms.errors import NegotiationFailed, NoOfferPending, StaleAnswer
-from rooms.forwarding import ForwardingCounters, LegTimeline, is_keyframe_start
+from rooms.feedback import BitrateFeedback, RembPolicy
+from rooms.forwarding import (
+    SEQ_MOD,
+    TS_MOD,
+    ForwardingCounters,
+    InboundStats,
+    LegTimeline,
+    RtpIn,
+    is_keyframe_start,
+    one_byte_extensions,
+    parse_rtp,
+    rewrite_vp8_picture_id,
+    vp8_descriptor,
+)
 from rooms.recording import RoomRecording
 
 logger = logging.getLogger(__name__)
@@ -101,6 +139,10 @@ class MediaConfig:
     """While a leg waits for a keyframe, ask again this often (a request can be lost)."""
     max_send_buffer: int = 256 * 1024
     """Bytes queued towards one subscriber beyond which its video drops to the next keyframe."""
+    remb: RembPolicy = field(default_factory=RembPolicy)
+    """Bounds of the bitrate asked of publishers (see :mod:`rooms.feedback`)."""
+    remb_interval: float = 1.0
+    """How often each publisher is told its bitrate (sooner when a subscriber congests)."""
 
     def peer_ice_servers(self) -> list[RTCIceServer]:
         """The ICE servers of one new server-side peer connection (a list, never ``None``:
@@ -146,6 +188,22 @@ def _codec_preferences(kind: str, mime: str) -> list[Any]:
     return chosen
 
 
+MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+HISTORY_SIZE = 512
+"""Forwarded video packets kept per leg for NACKs (~5 s of a 1 Mbit/s camera)."""
+_RTP_HEADER = struct.Struct("!BBHII")
+
+
+class PacketOut(Protocol):
+    """Where a leg's packets go: the subscriber's :class:`~rooms.aiortc_hooks.FastTransport`."""
+
+    def send_rtp(self, data: bytes) -> bool: ...
+
+    def pending_bytes(self) -> int: ...
+
+
 @dataclass(eq=False)
 class Leg:
     """One publisher's stream (audio or video) towards one subscriber."""
@@ -172,10 +230,22 @@ class Leg:
     payload_type: int = 0
     mid: str | None = None
     ssrc: int = 0
-    ext_map: Any = None
-    send: Callable[[bytes], Awaitable[None]] | None = None
+    out: PacketOut | None = None
+    ext_head: bytes = b""
+    """The leg's header extensions up to the one value that changes per packet (abs-send-time
+    for video, the audio level for audio)."""
+    ext_tail: bytes = b""
+    ext_plain: bytes = b""
+    """The leg's header extensions for a packet without that value (the ``mid`` only)."""
+    ext_value_len: int = 0
+    """Bytes of the changing value (3 for abs-send-time, 1 for the audio level, 0: none)."""
+    history: list[bytes | None] | None = None
+    """Video packets as sent (before SRTP), by sequence number modulo :data:`HISTORY_SIZE`."""
     forwarded_packets: int = 0
+    forwarded_octets: int = 0
+    """Payload bytes sent (the sender report's octet count)."""
     dropped_packets: int = 0
+    retransmitted_packets: int = 0
     relayed: Any = None
     """Baseline only: the publisher track this leg's sender re-encodes."""
 
@@ -183,23 +253,38 @@ class Leg:
     def sender(self) -> RTCRtpSender:
         return self.transceiver.sender
 
-    def rebase(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+    def rebase(self, packet: RtpIn) -> None:
         """Number ``packet`` on from what the leg sent last (a new stream, or after a pause: then
         the timestamp steps as far as the clock did)."""
-        gap_ms = arrival_time_ms - self.last_arrival_ms if self.resync else None
-        self.timeline.rebase(packet.ssrc, packet.sequence_number, packet.timestamp, gap_ms=gap_ms)
+        gap_ms = packet.arrival_ms - self.last_arrival_ms if self.resync else None
+        picture_id = packet.vp8.picture_id if packet.vp8 is not None else None
+        self.timeline.rebase(
+            packet.ssrc, packet.seq, packet.ts, gap_ms=gap_ms, picture_id=picture_id
+        )
         self.resync = False
 
-    def prepare(self) -> None:
-        """Read the negotiated parameters once the sender has started."""
+    def prepare(self, out: PacketOut | None) -> None:
+        """Read the negotiated parameters once the subscriber's answer is applied."""
         codecs = hooks.negotiated_codecs(self.transceiver)
-        if not codecs:
+        if not codecs or out is None:
             return
         self.payload_type = codecs[0].payloadType
         self.mid = self.transceiver.mid
         self.ssrc = hooks.sender_ssrc(self.sender)
-        self.ext_map = hooks.sender_extensions_map(self.sender)
-        self.send = hooks.rtp_sender_function(self.sender)
+        ids = hooks.header_extension_ids(self.transceiver)
+        mid = [(ids[MID_URI], (self.mid or "").encode())] if MID_URI in ids and self.mid else []
+        value_uri = ABS_SEND_TIME_URI if self.kind == "video" else AUDIO_LEVEL_URI
+        self.ext_plain = one_byte_extensions(mid) if mid else b""
+        if value_uri in ids:
+            self.ext_value_len = 3 if self.kind == "video" else 1
+            block = one_byte_extensions([*mid, (ids[value_uri], b"\x00" * self.ext_value_len)])
+            at = 4 + sum(1 + len(v) for _, v in mid) + 1
+            self.ext_head, self.ext_tail = block[:at], block[at + self.ext_value_len :]
+        else:
+            self.ext_value_len = 0
+        if self.kind == "video" and self.history is None:
+            self.history = [None] * HISTORY_SIZE
+        self.out = out
         self.ready = True
         logger.debug(
             "Leg(%s→%s %s) mid %s ssrc %s pt %s",
@@ -210,6 +295,37 @@ class Leg:
             self.ssrc,
             self.payload_type,
         )
+
+    def sender_report(self, report: SenderReport | None) -> None:
+        """Set what the leg's next RTCP sender report says: the publisher's last report moved
+        onto the leg's timeline, or (before one) the wall clock of the last packet sent."""
+        timeline = self.timeline
+        if report is not None and report.ssrc == timeline.source_ssrc:
+            ntp = report.ntp_timestamp
+            rtp_ts = (report.rtp_timestamp + timeline.ts_offset) % TS_MOD
+        elif timeline.last_seq is not None:
+            ntp = ntp_from_ms(self.last_arrival_ms)
+            rtp_ts = timeline.last_ts
+        else:
+            return
+        hooks.set_sender_report(
+            self.sender, ntp, rtp_ts, self.forwarded_packets, self.forwarded_octets
+        )
+
+
+def ntp_from_ms(ms: int) -> int:
+    """A 64-bit NTP timestamp from milliseconds since 1900 (aiortc's ``clock.current_ms``)."""
+    seconds, rest = divmod(ms, 1000)
+    return ((seconds & 0xFFFFFFFF) << 32) | (rest << 32) // 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SenderReport:
+    """The sender information of a publisher's last RTCP SR (RFC 3550 §6.4.1)."""
+
+    ssrc: int
+    ntp_timestamp: int
+    rtp_timestamp: int
 
 
 @dataclass(eq=False)
@@ -223,55 +339,126 @@ class Source:
     transceiver: RTCRtpTransceiver
     legs: list[Leg]
     """Every subscriber leg of this publisher and kind (kept across the publisher's reconnects)."""
+    fast: hooks.FastTransport | None = None
+    """The publisher's connection (RTCP upstream goes there)."""
     ssrc: int | None = None
     codec_mime: str = ""
     clock_rate: int = 90000
+    vp8: bool = False
+    audio_level_id: int = 0
+    """The publisher's id of the audio level extension (0: not negotiated)."""
+    stats: InboundStats | None = None
+    report: SenderReport | None = None
     last_keyframe_request: float = 0.0
     received_packets: int = 0
     record_to: Any = None
     """The recorder this stream goes to while it is recorded (a side path: it only queues)."""
 
-    async def on_rtp(self, packet: RtpPacket, arrival_time_ms: int) -> None:
-        """Forward one packet from the publisher to every leg (the hot path)."""
+    def prepare(self) -> None:
+        """Read the negotiated header extension ids once the publisher's answer is applied."""
+        ids = hooks.header_extension_ids(self.transceiver)
+        self.audio_level_id = ids.get(AUDIO_LEVEL_URI, 0) if self.kind == "audio" else 0
+
+    def _new_stream(self, packet: RtpIn) -> bool:
         receiver = self.transceiver.receiver
-        if packet.ssrc != self.ssrc:
-            codec = hooks.receiver_codecs(receiver).get(packet.payload_type)
-            if codec is None:
-                return
-            self.ssrc = packet.ssrc
-            self.codec_mime = codec.mimeType
-            self.clock_rate = codec.clockRate
+        codec = hooks.receiver_codecs(receiver).get(packet.payload_type)
+        if codec is None:
+            return False
+        self.ssrc = packet.ssrc
+        self.codec_mime = codec.mimeType
+        self.clock_rate = codec.clockRate
+        self.vp8 = codec.mimeType.lower() == "video/vp8"
+        self.report = None
+        self.stats = InboundStats(codec.clockRate, track_missing=self.kind == "video")
+        hooks.set_inbound_statistics(receiver, packet.ssrc, self.stats)
+        return True
+
+    def on_rtp(self, data: bytes, arrival_ms: int) -> None:
+        """Forward one decrypted packet from the publisher to every leg (the hot path)."""
+        packet = parse_rtp(data, arrival_ms, self.audio_level_id)
+        if packet is None:
+            return
+        if packet.ssrc != self.ssrc and not self._new_stream(packet):
+            return
         self.received_packets += 1
         counters = self.sfu.counters
         counters.received_packets += 1
-        counters.received_bytes += len(packet.payload)
-        await hooks.receive_bookkeeping(receiver, packet, arrival_time_ms, self.clock_rate)
+        counters.received_bytes += packet.end - packet.header_size
+        stats = self.stats
+        assert stats is not None
+        if stats.add(packet.seq, packet.ts, arrival_ms):
+            self.send_nack()
         recorder = self.record_to
         if recorder is not None:
-            recorder.push(self.kind, packet, self.codec_mime, self.clock_rate, arrival_time_ms)
-            counters.recorded_bytes += len(packet.payload)
-        keyframe = self.kind == "video" and is_keyframe_start(self.codec_mime, packet.payload)
+            self._record(recorder, packet)
+        if self.kind == "video":
+            payload = packet.payload
+            if self.vp8:
+                packet.vp8 = vp8_descriptor(payload[:8])
+                packet.keyframe = packet.vp8.keyframe_start
+            else:
+                packet.keyframe = is_keyframe_start(self.codec_mime, payload)
+            # abs-send-time (6.18 fixed-point seconds): restamped, the subscriber's estimate is
+            # of the server → subscriber path.
+            packet.ext_value = ((arrival_ms << 18) // 1000 & 0xFFFFFF).to_bytes(3, "big")
         want_keyframe = False
+        forward = self.sfu.forward
         for leg in self.legs:
-            if (
-                leg.ready
-                and leg.allowed
-                and not await self.sfu.forward(leg, packet, keyframe, arrival_time_ms)
-            ):
+            if leg.ready and leg.allowed and not forward(leg, packet):
                 want_keyframe = True
         if want_keyframe:
             self.request_keyframe()
 
+    def _record(self, recorder: Any, packet: RtpIn) -> None:
+        # The recorder is a side path and takes aiortc's packet object; made only while recording.
+        rtp = RtpPacket(
+            payload_type=packet.payload_type,
+            marker=1 if packet.marker else 0,
+            sequence_number=packet.seq,
+            timestamp=packet.ts,
+            ssrc=packet.ssrc,
+            payload=bytes(packet.payload),
+        )
+        recorder.push(self.kind, rtp, self.codec_mime, self.clock_rate, packet.arrival_ms)
+        self.sfu.counters.recorded_bytes += len(rtp.payload)
+
+    def on_sender_report(self, report: SenderReport) -> None:
+        """The publisher's RTCP SR: each leg's next report says the same, on its own timeline."""
+        if report.ssrc != self.ssrc:
+            return
+        self.report = report
+        for leg in self.legs:
+            if leg.ready:
+                leg.sender_report(report)
+
+    def _rtcp_ssrc(self) -> int | None:
+        return hooks.receiver_rtcp_ssrc(self.transceiver.receiver)
+
+    def send_nack(self) -> None:
+        """Ask the publisher to resend what is missing (RFC 4585 §6.2.1; aiortc's receiver asks
+        for every missing packet at each new gap, and so do we)."""
+        rtcp_ssrc, stats, fast = self._rtcp_ssrc(), self.stats, self.fast
+        if rtcp_ssrc is None or stats is None or fast is None or self.ssrc is None:
+            return
+        nack = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=rtcp_ssrc, media_ssrc=self.ssrc)
+        nack.lost = sorted(stats.missing, key=lambda seq: (seq - (stats.max_seq or 0)) % SEQ_MOD)
+        if nack.lost and fast.send_rtcp(bytes(nack)):
+            self.sfu.counters.upstream_nacks += 1
+
     def request_keyframe(self) -> None:
-        """Ask the publisher for a keyframe, at most once per configured interval."""
-        if self.kind != "video" or self.ssrc is None:
+        """Ask the publisher for a keyframe (a PLI), at most once per configured interval."""
+        if self.kind != "video" or self.ssrc is None or self.fast is None:
             return
         now = time.monotonic()
         if now - self.last_keyframe_request < self.sfu.config.keyframe_request_interval:
             return
+        rtcp_ssrc = self._rtcp_ssrc()
+        if rtcp_ssrc is None:
+            return
         self.last_keyframe_request = now
         self.sfu.counters.keyframe_requests += 1
-        self.sfu.spawn(hooks.request_keyframe(self.transceiver.receiver, self.ssrc))
+        pli = RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=rtcp_ssrc, media_ssrc=self.ssrc)
+        self.fast.send_rtcp(bytes(pli))
 
 
 OfferSink = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -285,6 +472,12 @@ class Peer:
     pc: RTCPeerConnection
     publish: dict[str, RTCRtpTransceiver] = field(default_factory=dict)
     outgoing: dict[tuple[str, str], Leg] = field(default_factory=dict)
+    fast: hooks.FastTransport | None = None
+    """The connection's datagram path (packet mode)."""
+    legs_by_ssrc: dict[int, Leg] = field(default_factory=dict)
+    """This subscriber's legs by the SSRC the server sends them with (for their RTCP)."""
+    remb_sent: int = 0
+    """The bitrate last asked of this publisher."""
     revision: int = 0
     awaiting_answer: bool = False
     dirty: bool = False
@@ -317,6 +510,7 @@ class Sfu:
         self._legs: dict[tuple[str, str], list[Leg]] = {}
         self._roles: dict[str, str] = {}
         self._relay = MediaRelay() if config.mode is ForwardingMode.RELAY else None
+        self.feedback = BitrateFeedback(config.remb)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
 
@@ -344,12 +538,29 @@ class Sfu:
             task.cancel()
 
     async def _tick(self) -> None:
-        """Repeat keyframe requests for legs still waiting (a PLI can be lost or come too early)."""
+        """Repeat keyframe requests for legs still waiting (a PLI can be lost or come too early),
+        keep the legs' sender reports current and tell publishers their bitrate."""
+        period = 0.5
+        last_retry = last_remb = 0.0
         while True:
-            await asyncio.sleep(self.config.keyframe_retry_interval)
-            for source in self.sources.values():
-                if any(leg.ready and leg.allowed and leg.waiting_keyframe for leg in source.legs):
-                    source.request_keyframe()
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            if now - last_retry >= self.config.keyframe_retry_interval - 0.01:
+                last_retry = now
+                for source in list(self.sources.values()):
+                    if any(
+                        leg.ready and leg.allowed and leg.waiting_keyframe for leg in source.legs
+                    ):
+                        source.request_keyframe()
+            for source in list(self.sources.values()):
+                for leg in source.legs:
+                    if leg.ready:
+                        leg.sender_report(source.report)
+            if now - last_remb >= self.config.remb_interval - 0.01:
+                last_remb = now
+                for peer in list(self.peers.values()):
+                    if not peer.closed:
+                        self.send_remb(peer)
 
     def apply_policy(self) -> None:
         """Ask the room again who may receive whom (after a caucus, a mute…).
@@ -409,6 +620,7 @@ class Sfu:
         )
         peer = Peer(participant_id=participant_id, pc=pc)
         self.peers[participant_id] = peer
+        self.feedback.forget_subscriber(participant_id)
 
         @pc.on("connectionstatechange")
         async def _on_state() -> None:
@@ -422,11 +634,16 @@ class Sfu:
             transceiver.setCodecPreferences(_codec_preferences(kind, self._mime(kind)))
             peer.publish[track] = transceiver
             legs = self._legs.setdefault((participant_id, track), [])
-            source = Source(self, participant_id, kind, track, transceiver, legs)
+            if self._relay is None and peer.fast is None:
+                # Bundled: every transceiver of the connection shares this DTLS transport.
+                peer.fast = hooks.FastTransport(
+                    transceiver.receiver.transport, self._rtcp_handler(peer)
+                )
+            source = Source(self, participant_id, kind, track, transceiver, legs, fast=peer.fast)
             source.record_to = self._recorder_for(participant_id, track)
             self.sources[(participant_id, track)] = source
-            if self._relay is None:
-                hooks.install_receive_hook(transceiver.receiver, source.on_rtp)
+            if peer.fast is not None:
+                peer.fast.add_receiver(transceiver.receiver, source.on_rtp)
             # A new stream from this publisher: every leg holds its video for a keyframe.
             for leg in legs:
                 leg.waiting_keyframe = kind == "video"
@@ -454,6 +671,9 @@ class Sfu:
             legs = self._legs.get((publisher_id, track))
             if legs is not None and leg in legs:
                 legs.remove(leg)
+        self.feedback.forget_subscriber(participant_id)
+        if peer.fast is not None:
+            peer.fast.close()
         await peer.pc.close()
 
     def _mime(self, kind: str) -> str:
@@ -483,6 +703,7 @@ class Sfu:
                 allowed=self._may_receive(publisher_id, subscriber.participant_id, track),
             )
             subscriber.outgoing[(publisher_id, track)] = leg
+            subscriber.legs_by_ssrc[hooks.sender_ssrc(transceiver.sender)] = leg
             self._legs.setdefault((publisher_id, track), []).append(leg)
             if self._relay is None:
                 hooks.install_keyframe_hook(transceiver.sender, self._keyframe_hook(leg))
@@ -509,55 +730,173 @@ class Sfu:
 
     # -- forwarding (the hot path) ---------------------------------------------------------
 
-    async def forward(
-        self, leg: Leg, packet: RtpPacket, keyframe: bool, arrival_time_ms: int = 0
-    ) -> bool:
+    def forward(self, leg: Leg, packet: RtpIn) -> bool:
         """Send ``packet`` on ``leg``; return False when the leg needs a keyframe to go on."""
         timeline = leg.timeline
+        out = leg.out
+        assert out is not None
         if leg.kind == "video":
             if packet.ssrc != timeline.source_ssrc:
                 leg.waiting_keyframe = True
             if leg.waiting_keyframe:
-                if not keyframe:
+                if not packet.keyframe:
                     leg.dropped_packets += 1
                     self.counters.dropped_packets += 1
                     return False
-                leg.rebase(packet, arrival_time_ms)
+                leg.rebase(packet)
                 leg.waiting_keyframe = False
-            elif hooks.pending_send_bytes(leg.sender.transport) > self.config.max_send_buffer:
+            elif out.pending_bytes() > self.config.max_send_buffer:
                 # The subscriber can't keep up: drop to the next keyframe, never queue more.
                 leg.waiting_keyframe = True
                 leg.dropped_packets += 1
                 self.counters.dropped_packets += 1
                 return False
         elif packet.ssrc != timeline.source_ssrc or leg.resync:
-            leg.rebase(packet, arrival_time_ms)
-        leg.last_arrival_ms = arrival_time_ms
-        seq, ts = timeline.map(packet.sequence_number, packet.timestamp)
-        out = RtpPacket(
-            payload_type=leg.payload_type,
-            marker=packet.marker,
-            sequence_number=seq,
-            timestamp=ts,
-            ssrc=leg.ssrc,
-            payload=packet.payload,
-        )
-        out.extensions.mid = leg.mid
-        out.extensions.abs_send_time = packet.extensions.abs_send_time
-        out.extensions.audio_level = packet.extensions.audio_level
-        hooks.record_sent(leg.sender, out)
-        assert leg.send is not None
-        data = out.serialize(leg.ext_map)
-        try:
-            await leg.send(data)
-        except ConnectionError:
+            leg.rebase(packet)
+        leg.last_arrival_ms = packet.arrival_ms
+        seq, ts = timeline.map(packet.seq, packet.ts)
+        payload: bytes | memoryview = packet.payload
+        vp8 = packet.vp8
+        if vp8 is not None and vp8.picture_id is not None:
+            picture_id = timeline.map_picture_id(vp8.picture_id, vp8.picture_id_bits)
+            if picture_id != vp8.picture_id:
+                payload = rewrite_vp8_picture_id(payload, vp8, picture_id)
+        second = (0x80 if packet.marker else 0) | leg.payload_type
+        value = packet.ext_value
+        if value is not None and len(value) == leg.ext_value_len:
+            header = _RTP_HEADER.pack(0x90, second, seq, ts, leg.ssrc)  # X: extensions follow
+            data = b"".join((header, leg.ext_head, value, leg.ext_tail, payload))
+        else:
+            header = _RTP_HEADER.pack(0x90 if leg.ext_plain else 0x80, second, seq, ts, leg.ssrc)
+            data = b"".join((header, leg.ext_plain, payload))
+        history = leg.history
+        if history is not None:
+            history[seq % HISTORY_SIZE] = data
+        if not out.send_rtp(data):
             leg.dropped_packets += 1
             self.counters.dropped_packets += 1
+            if leg.kind == "video":
+                # Not connected (yet): a decoder can only start again at a keyframe.
+                leg.waiting_keyframe = True
+                return False
             return True
+        size = packet.end - packet.header_size
         leg.forwarded_packets += 1
+        leg.forwarded_octets += size
         self.counters.forwarded_packets += 1
         self.counters.forwarded_bytes += len(data)
         return True
+
+    def retransmit(self, leg: Leg, lost: Sequence[int]) -> None:
+        """Answer a subscriber's NACK from the leg's history (packets older than it are gone)."""
+        history, out = leg.history, leg.out
+        if history is None or out is None:
+            return
+        for seq in lost:
+            data = history[seq % HISTORY_SIZE]
+            if data is not None and int.from_bytes(data[2:4], "big") == seq and out.send_rtp(data):
+                leg.retransmitted_packets += 1
+                self.counters.retransmitted_packets += 1
+
+    # -- RTCP --------------------------------------------------------------------------------
+
+    def _rtcp_handler(self, peer: Peer) -> Callable[[list[Any]], list[Any]]:
+        def on_rtcp(packets: list[Any]) -> list[Any]:
+            return self._on_rtcp(peer, packets)
+
+        return on_rtcp
+
+    def _on_rtcp(self, peer: Peer, packets: list[Any]) -> list[Any]:
+        """Answer the feedback that concerns forwarded streams; return what aiortc should see
+        (reports, for round-trip times and the receivers' LSR)."""
+        rest = []
+        for packet in packets:
+            if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+                leg = peer.legs_by_ssrc.get(packet.media_ssrc)
+                if leg is not None:
+                    self.retransmit(leg, packet.lost)
+                    continue
+            elif isinstance(packet, RtcpPsfbPacket):
+                if packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+                    leg = peer.legs_by_ssrc.get(packet.media_ssrc)
+                    if leg is not None:
+                        self._keyframe_hook(leg)()
+                        continue
+                elif packet.fmt == RTCP_PSFB_APP:
+                    try:
+                        bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                    except ValueError:
+                        continue
+                    self._on_remb(peer, bitrate, ssrcs)
+                    continue
+            elif isinstance(packet, RtcpSrPacket):
+                for track in peer.publish:
+                    source = self.sources.get((peer.participant_id, track))
+                    if source is not None and source.ssrc == packet.ssrc:
+                        info = packet.sender_info
+                        source.on_sender_report(
+                            SenderReport(packet.ssrc, info.ntp_timestamp, info.rtp_timestamp)
+                        )
+            rest.append(packet)
+        return rest
+
+    def _on_remb(self, subscriber: Peer, bitrate: int, ssrcs: Sequence[int]) -> None:
+        """A subscriber's estimate of its downlink: shared among the video legs it names."""
+        legs = [subscriber.legs_by_ssrc.get(ssrc) for ssrc in ssrcs]
+        streams = [
+            (leg.publisher_id, leg.track) for leg in legs if leg is not None and leg.kind == "video"
+        ]
+        if not streams:
+            return
+        self.counters.remb_received += 1
+        self.feedback.on_estimate(subscriber.participant_id, streams, bitrate, time.monotonic())
+        for publisher_id in {publisher_id for publisher_id, _ in streams}:
+            publisher = self.peers.get(publisher_id)
+            if publisher is not None and publisher.remb_sent:
+                target = self.remb_target(publisher)
+                if target is not None and target[0] < 0.9 * publisher.remb_sent:
+                    self.send_remb(publisher)  # congestion: tell the publisher at once
+
+    def remb_target(self, publisher: Peer) -> tuple[int, list[int]] | None:
+        """The bitrate to ask of a publisher, and its video SSRCs (``None``: no video yet)."""
+        now = time.monotonic()
+        streams = []
+        ssrcs = []
+        has_audio = False
+        for track in publisher.publish:
+            source = self.sources.get((publisher.participant_id, track))
+            if source is None or source.ssrc is None:
+                continue
+            if source.kind == "audio":
+                has_audio = True
+                continue
+            subscribers = [
+                leg.subscriber.participant_id for leg in source.legs if leg.ready and leg.allowed
+            ]
+            streams.append(((publisher.participant_id, track), subscribers))
+            ssrcs.append(source.ssrc)
+        if not ssrcs:
+            return None
+        return self.feedback.publisher_target(streams, has_audio, now), ssrcs
+
+    def send_remb(self, publisher: Peer) -> None:
+        """Tell a publisher the bitrate its subscribers can take (REMB).
+
+        draft-alvestrand-rmcat-remb §2.2; the SSRCs are the publisher's video streams."""
+        target = self.remb_target(publisher)
+        video = next((s for t, s in publisher.publish.items() if kind_of(t) == "video"), None)
+        if target is None or video is None or publisher.fast is None:
+            return
+        rtcp_ssrc = hooks.receiver_rtcp_ssrc(video.receiver)
+        if rtcp_ssrc is None:
+            return
+        bitrate, ssrcs = target
+        remb = RtcpPsfbPacket(
+            fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(bitrate, ssrcs)
+        )
+        if publisher.fast.send_rtcp(bytes(remb)):
+            publisher.remb_sent = bitrate
+            self.counters.remb_sent += 1
 
     # -- negotiation -----------------------------------------------------------------------
 
@@ -571,6 +910,8 @@ class Sfu:
         peer.dirty = False
         offer = await peer.pc.createOffer()
         await peer.pc.setLocalDescription(offer)
+        if peer.fast is not None:
+            peer.fast.attach()  # the sockets exist once gathering is done
         peer.revision += 1
         peer.awaiting_answer = True
         local = peer.pc.localDescription
@@ -612,9 +953,13 @@ class Sfu:
             for track in tracks_of(self._roles.get(participant_id, "")):
                 for leg in self._legs.get((participant_id, track), []):
                     self._relay_attach(leg)
+        for track in peer.publish:
+            source = self.sources.get((participant_id, track))
+            if source is not None:
+                source.prepare()
         for leg in peer.outgoing.values():
             if not leg.ready:
-                leg.prepare()
+                leg.prepare(peer.fast)
                 source = self.sources.get((leg.publisher_id, leg.track))
                 if source is not None and leg.allowed:
                     source.request_keyframe()
@@ -695,5 +1040,6 @@ class Sfu:
             "legs": len(legs),
             "forwarded_packets": sum(leg.forwarded_packets for leg in legs),
             "dropped_packets": sum(leg.dropped_packets for leg in legs),
+            "retransmitted_packets": sum(leg.retransmitted_packets for leg in legs),
             "received_packets": sum(s.received_packets for s in self.sources.values()),
         }

@@ -22,10 +22,55 @@ async def test_a_missing_private_name_is_reported() -> None:
     pc = RTCPeerConnection()
     try:
         transceiver = pc.addTransceiver("audio")
-        del transceiver.sender._RTCRtpSender__rtp_history
-        with pytest.raises(aiortc_hooks.IncompatibleAiortc, match="__rtp_history"):
+        del transceiver.sender._RTCRtpSender__packet_count
+        with pytest.raises(aiortc_hooks.IncompatibleAiortc, match="__packet_count"):
             aiortc_hooks.check_compatibility(transceiver.receiver, transceiver.sender)
     finally:
+        await pc.close()
+
+
+async def test_a_missing_name_of_the_datagram_path_is_reported() -> None:
+    pc = RTCPeerConnection()
+    try:
+        transceiver = pc.addTransceiver("video")
+        dtls = transceiver.receiver.transport
+        del dtls._rx_srtp
+        del dtls.transport._connection._nominated
+        with pytest.raises(aiortc_hooks.IncompatibleAiortc) as raised:
+            aiortc_hooks.check_compatibility(transceiver.receiver, transceiver.sender)
+        assert "RTCDtlsTransport._rx_srtp" in str(raised.value)
+        assert "Connection._nominated" in str(raised.value)
+    finally:
+        dtls._rx_srtp = None
+        dtls.transport._connection._nominated = {}
+        await pc.close()
+
+
+async def test_the_fast_path_takes_srtp_only_and_leaves_stun_and_dtls_to_aioice() -> None:
+    pc = RTCPeerConnection()
+    aiortc_hooks.restrict_host_addresses(["127.0.0.1"])
+    try:
+        transceiver = pc.addTransceiver("video", direction="recvonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        dtls = transceiver.receiver.transport
+        seen: list[str] = []
+        fast = aiortc_hooks.FastTransport(dtls, lambda packets: seen.append("rtcp") or [])
+        fast.attach()
+        fast.attach()  # idempotent: one interceptor per socket
+        [protocol] = dtls.transport._connection._protocols
+        passed: list[bytes] = []
+        original = protocol.datagram_received
+        protocol.datagram_received = original  # what aioice would call
+        aioice_side = fast._interceptor(lambda data, addr: passed.append(data))
+        aioice_side(b"\x00\x01" + b"\x00" * 18, ("127.0.0.1", 9))  # STUN
+        aioice_side(b"\x16" + b"\x00" * 20, ("127.0.0.1", 9))  # DTLS
+        aioice_side(b"\x80" + b"\x00" * 20, ("127.0.0.1", 9))  # SRTP before any key: aioice's
+        assert len(passed) == 3
+        # Not connected yet: nothing is sent and nothing fails.
+        assert not fast.send_rtp(b"\x80" * 20)
+        assert fast.pending_bytes() == 0
+    finally:
+        aiortc_hooks.restrict_host_addresses(None)
         await pc.close()
 
 
