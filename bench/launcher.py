@@ -34,6 +34,8 @@ from server.app import create_app
 from server.config import Settings
 from server.database import open_database
 from server.keys import DATABASE, ROOMS
+from server.loop import CHOICES as LOOPS
+from server.loop import run as run_loop
 
 ROLES = ("mediator", "consumer", "business")
 
@@ -180,11 +182,14 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--max-seconds", type=float, default=1800.0)
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument(
+        "--event-loop", choices=LOOPS, default="uvloop", help="as `mediation-room serve`"
+    )
     args = parser.parse_args()
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    asyncio.run(serve(args))
+    run_loop(serve(args), args.event_loop)
 
 
 if __name__ == "__main__":

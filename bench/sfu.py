@@ -67,10 +67,13 @@ from bench import janus  # noqa: E402
 from bench.client import ROLES  # noqa: E402
 from bench.media import VideoClip, cached_video_clip  # noqa: E402
 
-MODES = ("packet", "record", "relay", "janus")
-"""Our server's modes (``record``: packet forwarding while every participant is being recorded —
-the recorders' cost beside the forwarding's) and ``janus``: Janus's VideoRoom (``--sfu janus``)."""
-OUR_MODES = MODES[:3]
+MODES = ("packet", "asyncio", "record", "relay", "janus")
+"""Our server's modes (``asyncio``: packet forwarding on asyncio's own event loop instead of
+uvloop, to weigh the loop; ``record``: packet forwarding while every participant is being
+recorded — the recorders' cost beside the forwarding's) and ``janus``: Janus's VideoRoom
+(``--sfu janus``)."""
+OUR_MODES = MODES[:4]
+DEFAULT_MODES = ("packet", "record", "relay")
 JANUS_ROOM_BASE = 1000
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 _servers: list[subprocess.Popen[bytes]] = []
@@ -201,6 +204,8 @@ def start_server(mode: str, rooms: int, workdir: Path, budget: float) -> subproc
         "--forwarding",
         "relay" if mode == "relay" else "packet",
         *(["--record"] if mode == "record" else []),
+        "--event-loop",
+        "asyncio" if mode == "asyncio" else "uvloop",
         "--info-file",
         str(info_file),
         "--data-dir",
@@ -835,7 +840,14 @@ def combined(
         # What recording the three participants adds to a room's forwarding, per participant.
         extra = (record["cpu_per_room"] - packet["cpu_per_room"]) / 3
         out["recording_cpu_per_participant"] = round(extra, 4)
+    on_asyncio = results.get("asyncio", {})
+    if on_asyncio.get("cpu_per_room") and packet.get("cpu_per_room"):
+        # What uvloop saves against asyncio's own loop, same clients and window.
+        out["asyncio_uvloop_cpu_ratio"] = round(
+            on_asyncio["cpu_per_room"] / packet["cpu_per_room"], 2
+        )
     out["packet"] = packet or None
+    out["asyncio"] = on_asyncio or None
     out["record"] = record or None
     out["relay"] = relay or None
     out["janus"] = peer or None
@@ -852,8 +864,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print one JSON object, last line")
     parser.add_argument(
         "--only",
-        help="our server's modes to run, comma-separated, of packet,record,relay (default: all "
-        "three; with --sfu ours,janus: packet)",
+        help="our server's modes to run, comma-separated, of packet,asyncio,record,relay "
+        "(default: packet,record,relay; with --sfu ours,janus: packet)",
     )
     parser.add_argument(
         "--sfu",
@@ -955,7 +967,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if set(ours) - set(OUR_MODES):
             parser.error(f"--only: comma-separated of {', '.join(OUR_MODES)}")
     else:
-        ours = ["packet"] if "janus" in sfus else list(OUR_MODES)
+        ours = ["packet"] if "janus" in sfus else list(DEFAULT_MODES)
     args.modes = [m for m in OUR_MODES if m in ours and "ours" in sfus]
     args.modes += ["janus"] if "janus" in sfus else []
     return args

@@ -37,6 +37,8 @@ from server.demo import DEMO_SUPERVISOR, DEMO_USER, demo_account, seed_demo
 from server.health import admin_token
 from server.keys import ROOMS
 from server.logs import JsonAccessLogger, configure_logging
+from server.loop import CHOICES as LOOPS
+from server.loop import run as run_loop
 from server.office import load_office_rules
 
 ROLE_LABELS = {
@@ -177,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --demo: seed N example cases with outcomes once, for the dashboard (0: none)",
     )
     serve.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"))
+    serve.add_argument(
+        "--event-loop",
+        choices=LOOPS,
+        default=_env("EVENT_LOOP", "uvloop"),
+        help="uvloop (default, faster per media packet) or asyncio's own loop",
+    )
 
     def database_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--database-url", default=serve.get_default("database_url"))
@@ -547,7 +555,7 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(args.log_level, getattr(args, "log_format", "text"))
     try:
         if args.command == "serve":
-            asyncio.run(serve(settings_from_args(args)))
+            run_loop(serve(settings_from_args(args)), args.event_loop)
         elif args.command == "db" and args.db_command == "upgrade":
             asyncio.run(db_upgrade(args))
         elif args.command == "verify" and args.case_number.lower().endswith(".zip"):
