@@ -104,6 +104,8 @@ class TrackStats:
     """(decoded at, seconds since the sender sent it) from the barcode (probe tracks only)."""
     no_trailer: int = 0
     wrong_sender: int = 0
+    altered: int = 0
+    """Frames whose bytes (before the trailer) are not exactly one of the clip's frames."""
     decode_errors: int = 0
     unreadable_barcode: int = 0
     unmatched_barcode: int = 0
@@ -142,6 +144,8 @@ class CountingQueue:
             stats.latencies.append((now, now - sent))
             if sender_id != stats.publisher_sender_id:
                 stats.wrong_sender += 1
+            if RECEIVERS.clip_frames and data[: -TRAILER.size] not in RECEIVERS.clip_frames:
+                stats.altered += 1
         else:
             stats.no_trailer += 1
         if self.decode_q is not None:
@@ -177,13 +181,16 @@ class CountingQueue:
 
 
 class Receivers:
-    """The send logs of the current run's senders (probe tracks match against them)."""
+    """The send logs of the current run's senders (probe tracks match against them), and the
+    clip's frames (every received frame must be one of them, byte for byte)."""
 
     def __init__(self) -> None:
         self.send_logs: dict[int, SendLog] = {}
+        self.clip_frames: frozenset[bytes] = frozenset()
 
     def clear(self) -> None:
         self.send_logs.clear()
+        self.clip_frames = frozenset()
 
 
 RECEIVERS = Receivers()
@@ -251,6 +258,8 @@ class BenchClient:
         self.sender_id = sender_id
         send_log = SendLog()
         RECEIVERS.send_logs[sender_id] = send_log
+        if not RECEIVERS.clip_frames:  # one clip for every sender of the run
+            RECEIVERS.clip_frames = frozenset(bytes(frame) for frame in video_clip.frames)
         self.video = ClipVideoTrack(video_clip, sender_id, send_log)
         self.audio = ClipAudioTrack(audio_clip)
         self._sender_ids = sender_ids

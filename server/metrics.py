@@ -75,6 +75,22 @@ class RoomsCollector(Collector):
             ("keyframe_requests", "Keyframe requests sent to publishers", c.keyframe_requests),
             ("recording_bytes", "Media payload bytes handed to the recorders", c.recorded_bytes),
             ("reconnects", "Peer connections remade for a participant seen before", c.reconnects),
+            (
+                "retransmitted_packets",
+                "Packets sent again to subscribers that asked (NACK)",
+                c.retransmitted_packets,
+            ),
+            (
+                "upstream_nacks",
+                "NACKs sent to publishers for packets lost on the way in",
+                c.upstream_nacks,
+            ),
+            (
+                "remb_received",
+                "Bandwidth estimates (REMB) received from subscribers",
+                c.remb_received,
+            ),
+            ("remb_sent", "Bitrate requests (REMB) sent to publishers", c.remb_sent),
         ):
             yield CounterMetricFamily("mediation_" + name, doc, value=value)
 

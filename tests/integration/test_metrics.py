@@ -96,5 +96,14 @@ async def test_counters_grow_and_gauges_follow_the_call(
         back = await scrape(server.url)
         assert participants(back)["consumer"] == 1
         assert back[("mediation_reconnects_total", ())] >= 1
+        # Congestion feedback both ways: the publishers' REMB out (every second), subscribers'
+        # estimates in (aiortc's first one after ~3 s of video).
+        assert back[("mediation_remb_sent_total", ())] >= 1
+        for _ in range(50):
+            if (await scrape(server.url))[("mediation_remb_received_total", ())] >= 1:
+                break
+            await wait_for(lambda: False, 0.2)
+        else:
+            pytest.fail("no subscriber's bandwidth estimate (REMB) reached the server")
     finally:
         await again.close()

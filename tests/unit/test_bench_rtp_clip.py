@@ -117,3 +117,21 @@ def test_sdp_sections_give_ssrcs_and_the_media_payload_type() -> None:
     assert (video.kind, video.mid, video.ssrcs) == ("video", "1", [2222, 3333])
     assert media_payload_type(audio) == 111
     assert media_payload_type(video) == 97  # rtx is skipped
+
+
+def test_the_aiortc_receiver_counts_a_frame_that_is_not_the_clips_as_altered() -> None:
+    from types import SimpleNamespace
+
+    from bench.client import RECEIVERS, CountingQueue, TrackStats
+
+    clip = [b"\x10\x02\x00frame-one" * 20, b"\x30\x01\x00frame-two" * 20]
+    RECEIVERS.clip_frames = frozenset(clip)
+    try:
+        stats = TrackStats(subscriber="r/a", publisher="r/b", kind="video", publisher_sender_id=7)
+        queue = CountingQueue(stats, {})
+        for body in (clip[0], clip[1], clip[1][:-1] + b"X"):
+            frame = SimpleNamespace(data=body + TRAILER.pack(MAGIC, 7, 0.0))
+            queue.put((None, frame))
+        assert (stats.altered, stats.wrong_sender, len(stats.arrivals)) == (1, 0, 3)
+    finally:
+        RECEIVERS.clear()
