@@ -46,6 +46,7 @@ from bench.rtp_clip import (
     RtpCount,
     VideoFrameChunks,
     audio_packet,
+    learn_payloads,
     vp8_packets,
 )
 from rooms import aiortc_hooks
@@ -218,6 +219,7 @@ class ClipStreamer:
         send_log: Any | None = None,
     ) -> None:
         self._video = video
+        learn_payloads(video, audio.packets)  # so this process's receivers can check theirs
         self._keyframes = [i for i, f in enumerate(video) if f.keyframe]
         self._audio = audio
         self.sender_id = sender_id
@@ -370,4 +372,6 @@ def track_record(
         "packets": count.packets,
         "bytes": count.bytes,
         "lost": count.lost,
+        "checked_packets": count.checked,
+        "altered_packets": count.altered,
     }

@@ -110,6 +110,45 @@ def audio_packet(
     return RTP_HEADER.pack(0x80, payload_type, seq % SEQ_MOD, timestamp % TS_MOD, ssrc) + payload
 
 
+KNOWN_PAYLOADS: set[bytes] = set()
+"""Every media payload the clip can produce (video chunks without their VP8 descriptor, Opus
+packets): a received payload that is not one of them was altered on the way."""
+
+
+def learn_payloads(video: list[VideoFrameChunks], audio_packets: list[bytes]) -> None:
+    """Make the clip's payloads known to this process's receivers (idempotent)."""
+    for frame in video:
+        KNOWN_PAYLOADS.update(frame.chunks)
+    KNOWN_PAYLOADS.update(audio_packets)
+
+
+def media_body(packet: bytes, kind: str) -> bytes:
+    """The media bytes of a decrypted RTP packet as the sender put them in: after the header,
+    its CSRCs and header extension (a forwarding server adds its own), after the VP8 payload
+    descriptor (a forwarding server rewrites the picture id in it), before padding and, on a
+    frame's last packet, before the benchmark's trailer."""
+    start = 12 + 4 * (packet[0] & 0x0F)
+    if packet[0] & 0x10:
+        start += 4 + 4 * ((packet[start + 2] << 8) | packet[start + 3])
+    end = len(packet) - (packet[-1] if packet[0] & 0x20 else 0)
+    if kind == "video":
+        first = packet[start]
+        size = 1
+        if first & 0x80:
+            flags = packet[start + 1]
+            size = 2
+            if flags & 0x80:  # I: picture id, 7 or 15 bits
+                size += 2 if packet[start + size] & 0x80 else 1
+            if flags & 0x40:  # L: TL0PICIDX
+                size += 1
+            if flags & 0x30:  # T or K: TID/KEYIDX
+                size += 1
+        start += size
+        if packet[1] & 0x80:
+            end -= TRAILER.size
+    return packet[start:end]
+
+
 @dataclass(eq=False, slots=True)
 class RtpCount:
     """What a receiver counted on one SSRC: packets, bytes, frames (marker bits for video,
@@ -127,6 +166,11 @@ class RtpCount:
     """Sender id the trailers should name (the track's publisher)."""
     wrong_sender: int = 0
     no_trailer: int = 0
+    checked: int = 0
+    """Packets whose media bytes were compared with the clip's (when :data:`KNOWN_PAYLOADS`
+    is filled)."""
+    altered: int = 0
+    """Of those, packets whose media bytes are not exactly one of the clip's payloads."""
 
     def add(self, packet: bytes) -> None:
         """Count one decrypted RTP packet (its header starts at byte 0)."""
@@ -141,6 +185,10 @@ class RtpCount:
             else:
                 return  # late or repeated: not the newest packet, nothing else to count
         self.last_seq = seq
+        if KNOWN_PAYLOADS and self.kind in ("audio", "video"):
+            self.checked += 1
+            if media_body(packet, self.kind) not in KNOWN_PAYLOADS:
+                self.altered += 1
         if self.kind == "audio":
             self.arrivals.append(time.perf_counter())
         elif packet[1] & 0x80:

@@ -564,8 +564,11 @@ def summarize(
         "probe_unmatched_frames": sum(t["unmatched_barcode"] for t in video),
         "probe_decode_errors": sum(t["decode_errors"] for t in video),
         "wrong_sender_frames": sum(t["wrong_sender"] for t in video),
-        # aiortc clients only (the cheap ones do not reassemble frames): 0 = bit-exact.
+        # aiortc clients: reassembled frames; cheap clients: each packet's media bytes
+        # (audio and video). 0 = bit-exact.
         "altered_frames": sum(t.get("altered", 0) for t in video),
+        "checked_packets": sum(t.get("checked_packets", 0) for t in tracks),
+        "altered_packets": sum(t.get("altered_packets", 0) for t in tracks),
         "client_processes": len(dumps),
         "client_cpu_cores": rounded(client_cpu / window, 3),
         "client_cpu_cores_max_process": rounded(

@@ -135,3 +135,39 @@ def test_the_aiortc_receiver_counts_a_frame_that_is_not_the_clips_as_altered() -
         assert (stats.altered, stats.wrong_sender, len(stats.arrivals)) == (1, 0, 3)
     finally:
         RECEIVERS.clear()
+
+
+def test_a_cheap_receiver_checks_every_payload_against_the_clip() -> None:
+    from bench import rtp_clip
+
+    frame = bytes(range(256)) * 10
+    video = packetize_video([frame], [0])
+    opus = [b"\xfc" + bytes(range(60))]
+    rtp_clip.learn_payloads(video, opus)
+    try:
+        packets = _send(frame, keyframe=True)
+        # As a forwarding server sends them: a one-byte header extension added (X bit), the
+        # picture id rewritten in the same width.
+        forwarded = []
+        for packet in packets:
+            ext = b"\xbe\xde\x00\x01" + b"\x10\x07\x00\x00"
+            descriptor = packet[12:14] + b"\x81\x23"
+            forwarded.append(
+                bytes([packet[0] | 0x10]) + packet[1:12] + ext + descriptor + packet[16:]
+            )
+        count = RtpCount("video", expected_sender=42)
+        for packet in forwarded:
+            count.add(packet)
+        assert (count.checked, count.altered, count.wrong_sender) == (len(packets), 0, 0)
+        # One flipped byte in the middle of a frame is caught.
+        bad = bytearray(forwarded[0])
+        bad[30] ^= 0xFF
+        bad[2:4] = ((((bad[2] << 8) | bad[3]) + len(packets)) % 65536).to_bytes(2, "big")
+        count.add(bytes(bad))
+        assert count.altered == 1
+        audio = RtpCount("audio")
+        audio.add(audio_packet(opus[0], payload_type=111, seq=1, timestamp=0, ssrc=5))
+        audio.add(audio_packet(opus[0][:-1] + b"x", payload_type=111, seq=2, timestamp=0, ssrc=5))
+        assert (audio.checked, audio.altered) == (2, 1)
+    finally:
+        rtp_clip.KNOWN_PAYLOADS.clear()
