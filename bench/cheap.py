@@ -351,6 +351,29 @@ class ClipStreamer:
             ts = (ts + AUDIO_SAMPLES) % TS_MOD
 
 
+class CheapTracks:
+    """What ``bench/loadgen.py`` reads of a client whose media takes the cheap path (ours and
+    Janus's): its remote tracks' counts and its streamer's counters."""
+
+    name: str
+    streamer: ClipStreamer
+    _remote: list[tuple[str, str, int, RtpCount]]
+    """(publisher, kind, publisher's sender id, count) of every remote track."""
+
+    def flowing_video(self) -> int:
+        return sum(1 for _, kind, _, c in self._remote if kind == "video" and c.arrivals)
+
+    def counters(self) -> dict[str, int]:
+        return {
+            "sender_skipped": self.streamer.skipped,
+            "keyframe_requests": self.streamer.keyframe_requests,
+            "video_sent": self.streamer.sent,
+        }
+
+    def track_dumps(self) -> list[dict[str, Any]]:
+        return [track_record(self.name, pub, kind, sid, c) for pub, kind, sid, c in self._remote]
+
+
 def track_record(
     subscriber: str, publisher: str, kind: str, sender_id: int, count: RtpCount
 ) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from bench.cheap import CheapPeer, ClipStreamer, SilentTrack, track_record
+from bench.cheap import CheapPeer, CheapTracks, ClipStreamer, SilentTrack
 from bench.client import BenchClient
 from bench.media import AudioClip, VideoClip
 from bench.rtp_clip import RtpCount, VideoFrameChunks, media_payload_type, media_sections
@@ -17,7 +17,7 @@ from bench.rtp_clip import RtpCount, VideoFrameChunks, media_payload_type, media
 CONNECT_SECONDS = 60.0
 
 
-class CheapBenchClient(BenchClient):
+class CheapBenchClient(CheapTracks, BenchClient):
     """Signaling as :class:`BenchClient`; sends the pre-packetized clip, counts what arrives."""
 
     def __init__(
@@ -104,21 +104,8 @@ class CheapBenchClient(BenchClient):
 
     # -- what loadgen reads ---------------------------------------------------------------------
 
-    def flowing_video(self) -> int:
-        return sum(1 for _, kind, _, c in self._remote if kind == "video" and c.arrivals)
-
-    def counters(self) -> dict[str, int]:
-        return {
-            "sender_skipped": self.streamer.skipped,
-            "keyframe_requests": self.streamer.keyframe_requests,
-            "video_sent": self.streamer.sent,
-        }
-
     def packets_received(self) -> int:
         return self.peer.packets_received if self.peer is not None else 0
-
-    def track_dumps(self) -> list[dict[str, Any]]:
-        return [track_record(self.name, pub, kind, sid, c) for pub, kind, sid, c in self._remote]
 
     def extra_errors(self) -> list[str]:
         peer = self.peer

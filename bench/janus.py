@@ -39,7 +39,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from bench.cheap import CheapPeer, ClipStreamer, SilentTrack, track_record
+from bench.cheap import CheapPeer, CheapTracks, ClipStreamer, SilentTrack
 from bench.media import AudioClip
 from bench.rtp_clip import RtpCount, VideoFrameChunks, media_payload_type, media_sections
 
@@ -372,7 +372,7 @@ def _pc() -> RTCPeerConnection:
     )
 
 
-class JanusBenchClient:
+class JanusBenchClient(CheapTracks):
     """One participant in a VideoRoom: publishes the clip, subscribes to the others, counts.
 
     ``feed id`` = the participant's sender id (the number in its latency trailer)."""
@@ -519,21 +519,8 @@ class JanusBenchClient:
 
     # -- what loadgen reads ---------------------------------------------------------------------
 
-    def flowing_video(self) -> int:
-        return sum(1 for _, kind, _, c in self._remote if kind == "video" and c.arrivals)
-
-    def counters(self) -> dict[str, int]:
-        return {
-            "sender_skipped": self.streamer.skipped,
-            "keyframe_requests": self.streamer.keyframe_requests,
-            "video_sent": self.streamer.sent,
-        }
-
     def packets_received(self) -> int:
         return self.sub_peer.packets_received if self.sub_peer is not None else 0
-
-    def track_dumps(self) -> list[dict[str, Any]]:
-        return [track_record(self.name, pub, kind, sid, c) for pub, kind, sid, c in self._remote]
 
     def extra_errors(self) -> list[str]:
         out = []

@@ -10,7 +10,7 @@ from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
 
 from rooms import aiortc_hooks
 from rooms.sfu import MediaConfig
-from tests.integration.test_loss_recovery import ROLES, DirectPeer, Received, Room
+from tests.integration.test_loss_recovery import DirectPeer, Room, flowing_room
 from tests.support.peer import wait_for
 
 pytestmark = pytest.mark.integration
@@ -58,24 +58,8 @@ def record_remb(publisher: DirectPeer) -> list[tuple[int, list[int]]]:
 
 @pytest.fixture
 async def room() -> AsyncIterator[Room]:
-    aiortc_hooks.restrict_host_addresses(["127.0.0.1"])
-    room = Room(MediaConfig(remb_interval=0.5))
-    try:
-        for role in ROLES:
-            await room.join(role)
-        assert await wait_for(
-            lambda: all(
-                room.peers[r].received.get(o, Received()).frames > 0
-                for r in ROLES
-                for o in ROLES
-                if o != r
-            ),
-            20,
-        )
+    async with flowing_room(MediaConfig(remb_interval=0.5)) as room:
         yield room
-    finally:
-        await room.close()
-        aiortc_hooks.restrict_host_addresses(None)
 
 
 async def test_the_publishers_remb_follows_its_slowest_subscriber(room: Room) -> None:

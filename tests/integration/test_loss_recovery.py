@@ -144,10 +144,11 @@ class Room:
             await peer.close()
 
 
-@pytest.fixture
-async def room() -> AsyncIterator[Room]:
+@contextlib.asynccontextmanager
+async def flowing_room(config: MediaConfig) -> AsyncIterator[Room]:
+    """The three in an in-process SFU with ``config``, every one receiving the other two."""
     aiortc_hooks.restrict_host_addresses(["127.0.0.1"])
-    room = Room(MediaConfig())
+    room = Room(config)
     try:
         for role in ROLES:
             await room.join(role)
@@ -164,6 +165,12 @@ async def room() -> AsyncIterator[Room]:
     finally:
         await room.close()
         aiortc_hooks.restrict_host_addresses(None)
+
+
+@pytest.fixture
+async def room() -> AsyncIterator[Room]:
+    async with flowing_room(MediaConfig()) as room:
+        yield room
 
 
 class LossyLeg:
