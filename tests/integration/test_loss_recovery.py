@@ -237,21 +237,25 @@ async def test_media_takes_the_synchronous_datagram_path(room: Room) -> None:
     assert room.sfu.counters.forwarded_packets > 0
 
 
+def count_keyframe_requests(sender: Any) -> list[None]:
+    """Each time the publisher's encoder is asked for a keyframe, one more item in the list."""
+    asked: list[None] = []
+    forced = sender._send_keyframe
+
+    def count_keyframe() -> None:
+        asked.append(None)
+        forced()
+
+    sender._send_keyframe = count_keyframe
+    return asked
+
+
 async def test_a_congested_leg_drops_to_a_keyframe_asked_of_the_publisher(room: Room) -> None:
     leg = room.leg("mediator", "business")
     business = room.peers["business"]
     fast = room.sfu.peers["business"].fast
     assert fast is not None
-    keyframes = 0
-    sender = room.peers["mediator"].video_sender()
-    forced = sender._send_keyframe
-
-    def count_keyframe() -> None:
-        nonlocal keyframes
-        keyframes += 1
-        forced()
-
-    sender._send_keyframe = count_keyframe  # the publisher's encoder is asked for a keyframe
+    keyframes = count_keyframe_requests(room.peers["mediator"].video_sender())
     requests_before = room.sfu.counters.keyframe_requests
     # Wait long enough that the next keyframe can only come on request (aiortc makes one
     # every ~3000 frames by itself).
@@ -268,7 +272,7 @@ async def test_a_congested_leg_drops_to_a_keyframe_asked_of_the_publisher(room: 
     first_after = next(t for t in business.received["mediator"].times if t >= freed)
     assert first_after - freed < 1.5, f"video froze {first_after - freed:.1f}s after congestion"
     assert room.sfu.counters.keyframe_requests > requests_before
-    assert keyframes >= 1, "the publisher was never asked for a keyframe"
+    assert len(keyframes) >= 1, "the publisher was never asked for a keyframe"
     assert not leg.waiting_keyframe
     # Sequence numbers went on without a gap: nothing for the subscriber to NACK.
     assert leg.retransmitted_packets == 0
@@ -276,16 +280,7 @@ async def test_a_congested_leg_drops_to_a_keyframe_asked_of_the_publisher(room: 
 
 async def test_a_subscribers_picture_loss_report_reaches_the_publisher(room: Room) -> None:
     business = room.peers["business"]
-    keyframes = 0
-    sender = room.peers["mediator"].video_sender()
-    forced = sender._send_keyframe
-
-    def count_keyframe() -> None:
-        nonlocal keyframes
-        keyframes += 1
-        forced()
-
-    sender._send_keyframe = count_keyframe
+    keyframes = count_keyframe_requests(room.peers["mediator"].video_sender())
     await asyncio.sleep(room.sfu.config.keyframe_request_interval)
     receiver = next(
         t.receiver
@@ -294,4 +289,4 @@ async def test_a_subscribers_picture_loss_report_reaches_the_publisher(room: Roo
     )
     leg = room.leg("mediator", "business")
     await receiver._send_rtcp_pli(leg.ssrc)  # what a decoder that lost a picture sends
-    assert await wait_for(lambda: keyframes >= 1, 3)
+    assert await wait_for(lambda: len(keyframes) >= 1, 3)
